@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { RedisServer } from '../src/util/redis-server.js';
 import type { RawBeginSearch, RawCommand, RawFindKeys, RawKeySpec } from '../src/redis/commands/types.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { startRedis } from '../helpers/servers.js';
 import {
   COMMANDS, COMMAND_TABLE, arityOk, commandKeys, isBlocking, isWriteCommand, lookupCommand, lookupSubcommand,
