@@ -1,0 +1,140 @@
+/**
+ * Upstream reply framing: finds complete RESP2/RESP3 reply frames without decoding them, so
+ * the proxy forwards the original bytes (a subarray of the received chunk when the frame lies
+ * within one chunk). Bulk payloads are skipped by length; nesting is tracked with a counter
+ * stack (no recursion); scanning resumes where it stopped when more bytes arrive.
+ *
+ * RESP3 attributes (`|`) are returned together with the value they annotate, as one frame;
+ * `lastType` is then the annotated value's type byte. Push frames (`>`) are frames of their own.
+ * Streamed strings/aggregates (`$?`, `*?`) are not supported (Redis never sends them).
+ */
+import { ERR_EXPECTED_CRLF, resolveLimits, RespProtocolError, type ParserLimits } from './errors.js';
+import { InputBuffer } from './input-buffer.js';
+
+const ERR_BULK = 'Protocol error: invalid bulk length';
+const ERR_AGG = 'Protocol error: invalid multibulk length';
+const ERR_DEPTH = 'Protocol error: reply nested too deeply';
+const ERR_LINE = 'Protocol error: reply line too long';
+
+export class ReplyScanner extends InputBuffer {
+  private readonly limits: ParserLimits;
+  /** Type byte of the frame most recently returned (e.g. 0x2d '-' for errors, 0x3e '>' for push). */
+  lastType = 0;
+  private inFrame = false;
+  private pos = 0;
+  private depth = 0;
+  private readonly counts: Float64Array;
+  private valueDepth = 0;
+  private topType = 0;
+
+  constructor(limits?: Partial<ParserLimits>) {
+    super();
+    this.limits = resolveLimits(limits);
+    this.counts = new Float64Array(this.limits.maxDepth + 1);
+  }
+
+  nextFrame(): Buffer | null {
+    if (this.starved()) return null;
+    const buf = this.store;
+    const end = this.end;
+    if (!this.inFrame) {
+      if (this.start >= end) {
+        this.releaseIfEmpty();
+        return null;
+      }
+      this.inFrame = true;
+      this.pos = this.start;
+      this.depth = 0;
+      this.valueDepth = 0;
+    }
+    const lim = this.limits;
+    const counts = this.counts;
+    let p = this.pos;
+    let depth = this.depth;
+    for (;;) {
+      if (p >= end) return this.suspend(p, depth, p - this.start + 1);
+      const t = buf[p];
+      if (depth === this.valueDepth && (depth === 0 || counts[depth - 1] === 1)) {
+        if (t === 124) this.valueDepth = depth + 1;
+        else this.topType = t;
+      }
+      let next: number;
+      switch (t) {
+        case 43: case 45: case 58: case 44: case 35: case 40: case 95: { // + - : , # ( _
+          let i = p + 1;
+          while (i < end && buf[i] !== 13) {
+            if (buf[i] === 10) throw new RespProtocolError(ERR_EXPECTED_CRLF);
+            i++;
+          }
+          if (i + 1 >= end) {
+            if (i - p > lim.maxBulkBytes) throw new RespProtocolError(ERR_LINE);
+            return this.suspend(p, depth, end - this.start + 1);
+          }
+          if (buf[i + 1] !== 10 || (t === 95 && i !== p + 1)) throw new RespProtocolError(ERR_EXPECTED_CRLF);
+          next = i + 2;
+          break;
+        }
+        case 36: case 33: case 61: { // $ ! =
+          const q = this.readInt(buf, p + 1, end, ERR_BULK);
+          if (q < 0) return this.suspend(p, depth, end - this.start + 1);
+          const len = this.num;
+          if (len < 0) {
+            if (len !== -1 || t !== 36) throw new RespProtocolError(ERR_BULK);
+            next = q;
+            break;
+          }
+          if (len > lim.maxBulkBytes) throw new RespProtocolError(ERR_BULK);
+          next = q + len + 2;
+          if (next > end) return this.suspend(p, depth, next - this.start);
+          if (buf[next - 2] !== 13 || buf[next - 1] !== 10) throw new RespProtocolError(ERR_EXPECTED_CRLF);
+          break;
+        }
+        case 42: case 37: case 126: case 62: case 124: { // * % ~ > |
+          const q = this.readInt(buf, p + 1, end, ERR_AGG);
+          if (q < 0) return this.suspend(p, depth, end - this.start + 1);
+          let n = this.num;
+          if (n < 0) {
+            if (n !== -1 || t !== 42) throw new RespProtocolError(ERR_AGG);
+            next = q;
+            break;
+          }
+          if (n > lim.maxArrayLength) throw new RespProtocolError(ERR_AGG);
+          if (t === 37) n *= 2;
+          else if (t === 124) n = n * 2 + 1;
+          if (n === 0) {
+            next = q;
+            break;
+          }
+          if (depth >= lim.maxDepth) throw new RespProtocolError(ERR_DEPTH);
+          counts[depth++] = n;
+          p = q;
+          continue;
+        }
+        default:
+          throw new RespProtocolError(`Protocol error: unexpected reply type '${String.fromCharCode(t)}'`);
+      }
+      p = next;
+      // One element done: close every container it completes.
+      while (depth > 0 && --counts[depth - 1] === 0) depth--;
+      if (depth === 0) {
+        const frame = buf.subarray(this.start, p);
+        this.start = p;
+        this.inFrame = false;
+        this.need = 0;
+        this.lastType = this.topType;
+        return frame;
+      }
+    }
+  }
+
+  private suspend(p: number, depth: number, need: number): null {
+    this.pos = p;
+    this.depth = depth;
+    this.need = need;
+    return null;
+  }
+
+  protected rebase(delta: number): void {
+    if (this.inFrame) this.pos -= delta;
+  }
+}
