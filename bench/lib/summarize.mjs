@@ -1,0 +1,35 @@
+// Reads bench result lines "row<TAB>target<TAB>rps<TAB>p50<TAB>p99<TAB>cpu_us_per_cmd" (one per run)
+// and prints a markdown table of medians over rounds with Trellis/twemproxy and Trellis/direct ratios.
+import { readFileSync } from 'node:fs';
+
+const lines = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean);
+const runs = new Map();
+const rowOrder = [];
+for (const line of lines) {
+  const [row, target, rps, p50, p99, cpu] = line.split('\t');
+  if (!runs.has(row)) { runs.set(row, new Map()); rowOrder.push(row); }
+  const byTarget = runs.get(row);
+  if (!byTarget.has(target)) byTarget.set(target, []);
+  byTarget.get(target).push({ rps: +rps, p50: +p50, p99: +p99, cpu: cpu === '' ? NaN : +cpu });
+}
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const stat = (row, target, k) => median((runs.get(row)?.get(target) ?? []).map((r) => r[k]));
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+const lat = (row, t) => `${fmt(stat(row, t, 'p50'), 3)} / ${fmt(stat(row, t, 'p99'), 3)}`;
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+
+const out = [];
+out.push('| row | direct ops/s | twemproxy ops/s | trellis ops/s | direct p50/p99 ms | twemproxy p50/p99 ms | trellis p50/p99 ms | trellis µs CPU/cmd | twemproxy µs CPU/cmd | trellis/twemproxy | trellis/direct |');
+out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const row of rowOrder) {
+  const d = stat(row, 'direct', 'rps');
+  const tw = stat(row, 'twemproxy', 'rps');
+  const tr = stat(row, 'trellis', 'rps');
+  out.push(`| ${row} | ${fmt(d)} | ${fmt(tw)} | ${fmt(tr)} | ${lat(row, 'direct')} | ${lat(row, 'twemproxy')} | ${lat(row, 'trellis')} | ${fmt(stat(row, 'trellis', 'cpu'), 1)} | ${fmt(stat(row, 'twemproxy', 'cpu'), 1)} | ${ratio(tr, tw)} | ${ratio(tr, d)} |`);
+}
+process.stdout.write(`${out.join('\n')}\n`);
