@@ -1,0 +1,102 @@
+/**
+ * Keep-alive TCP connections to function instances, per host:port. A connection has one
+ * owner at a time (the exchange using it); its socket listeners are attached once and
+ * dispatch to the owner, so taking and returning a connection allocates nothing.
+ */
+import net from 'node:net';
+
+export interface UpstreamOwner {
+  onUpstreamData(chunk: Buffer): void;
+  onUpstreamEnd(error: Error | null): void;
+  onUpstreamDrain(): void;
+}
+
+export class UpstreamConn {
+  owner: UpstreamOwner | null = null;
+  /** true once the connection has carried an exchange (a stale keep-alive socket may fail). */
+  reused = false;
+  closed = false;
+  private error: Error | null = null;
+
+  constructor(readonly sock: net.Socket, readonly key: string, private readonly pool: UpstreamPool) {
+    sock.setNoDelay(true);
+    sock.on('data', (chunk: Buffer) => {
+      if (this.owner) this.owner.onUpstreamData(chunk);
+      else sock.destroy(); // bytes from an idle instance connection: it is out of sync
+    });
+    sock.on('error', (err) => { this.error = err; });
+    sock.on('close', () => {
+      this.closed = true;
+      const owner = this.owner;
+      this.owner = null;
+      this.pool.forget(this);
+      owner?.onUpstreamEnd(this.error ?? new Error('connection closed by instance'));
+    });
+    sock.on('end', () => {
+      const owner = this.owner;
+      if (owner) { this.owner = null; this.closed = true; owner.onUpstreamEnd(null); }
+      sock.destroy();
+    });
+    sock.on('drain', () => this.owner?.onUpstreamDrain());
+  }
+}
+
+export class UpstreamPool {
+  private idle = new Map<string, UpstreamConn[]>();
+
+  constructor(private readonly maxIdlePerInstance = 256) {}
+
+  /** An idle connection to host:port, or a new (connecting) one. */
+  take(host: string, port: number, owner: UpstreamOwner, fresh = false): UpstreamConn {
+    const key = host + ':' + port;
+    if (!fresh) {
+      const list = this.idle.get(key);
+      if (list !== undefined && list.length > 0) {
+        const c = list.pop()!;
+        c.owner = owner;
+        c.sock.resume();
+        return c;
+      }
+    }
+    const c = new UpstreamConn(net.connect(port, host), key, this);
+    c.owner = owner;
+    return c;
+  }
+
+  /** Returns a connection whose exchange completed cleanly. */
+  release(c: UpstreamConn): void {
+    c.owner = null;
+    if (c.closed) return;
+    c.reused = true;
+    let list = this.idle.get(c.key);
+    if (list === undefined) { list = []; this.idle.set(c.key, list); }
+    if (list.length >= this.maxIdlePerInstance) { c.sock.destroy(); return; }
+    list.push(c);
+  }
+
+  /** Drops a connection that must not be reused. */
+  discard(c: UpstreamConn): void {
+    c.owner = null;
+    c.closed = true;
+    c.sock.destroy();
+  }
+
+  forget(c: UpstreamConn): void {
+    const list = this.idle.get(c.key);
+    if (!list) return;
+    const i = list.indexOf(c);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.idle.delete(c.key);
+  }
+
+  /** Closes idle connections to one instance (it is going away). */
+  dropInstance(host: string, port: number): void {
+    const list = this.idle.get(host + ':' + port);
+    for (const c of [...(list ?? [])]) c.sock.destroy();
+  }
+
+  close(): void {
+    for (const list of [...this.idle.values()]) for (const c of [...list]) c.sock.destroy();
+    this.idle.clear();
+  }
+}

@@ -1,0 +1,1 @@
+export { openSqliteStore, type FunctionStore, type SecretRecord } from './sqlite-store.js';
