@@ -1,0 +1,162 @@
+/**
+ * A running watchdog process, generic until `load()` specialises it with a function. The
+ * provider spawns one per instance; a warm pool can spawn ahead and load later.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from '../../util/managed-process.js';
+import { lineSplitter } from './log-buffer.js';
+import { CONTROL_HEADER, CONTROL_TOKEN_ENV, type LoadSpec, type ReportMessage, type WatchdogStats } from './watchdog/protocol.js';
+import { PYTHON_WATCHDOG_SOURCE } from './watchdog/python-watchdog.js';
+
+export type WatchdogKind = 'node' | 'python3';
+
+export interface SpawnWatchdogOptions {
+  kind: WatchdogKind;
+  /** Full environment of the process (nothing is inherited from the gateway). */
+  env: Record<string, string>;
+  cwd: string;
+  /** A directory we may write the python watchdog script to. */
+  runDir: string;
+  /** node: --max-old-space-size; python3: prlimit --as (when prlimit exists). */
+  memoryLimitBytes?: number;
+  host?: string;
+  spawnTimeoutMs?: number;
+  pythonBin?: string;
+}
+
+const here = fileURLToPath(import.meta.url);
+const fromSource = here.endsWith('.ts');
+const NODE_WATCHDOG = join(dirname(here), 'watchdog', fromSource ? 'main.ts' : 'main.js');
+/** Running from TypeScript sources (tests, dev): the child needs the tsx loader too. */
+const NODE_LOADER_ARGS = fromSource ? ['--import', import.meta.resolve('tsx')] : [];
+export const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit', '/usr/local/bin/prlimit'].find((p) => existsSync(p));
+
+export class WatchdogProcess {
+  private sink?: (stream: 'stdout' | 'stderr', text: string) => void;
+  private early: { stream: 'stdout' | 'stderr'; text: string }[] = [];
+  /** A fatal reason the watchdog reported before dying (e.g. the stall monitor). */
+  fatal?: string;
+  readonly startedAt = Date.now();
+
+  private constructor(readonly proc: ManagedProcess, readonly token: string, readonly host: string, readonly port: number) {}
+
+  /** Sends every stdout/stderr line to `fn` (replaying what was printed before). */
+  attachOutput(fn: (stream: 'stdout' | 'stderr', text: string) => void): void {
+    this.sink = fn;
+    for (const l of this.early.splice(0)) fn(l.stream, l.text);
+  }
+
+  /** @internal */
+  line(stream: 'stdout' | 'stderr', text: string): void {
+    if (this.sink) this.sink(stream, text);
+    else if (this.early.length < 1000) this.early.push({ stream, text });
+  }
+
+  get pid(): number | undefined { return this.proc.proc.pid; }
+  get running(): boolean { return this.proc.running; }
+  waitExit(): Promise<number | null> { return this.proc.waitExit(); }
+  exitDescription(): string {
+    const p = this.proc.proc;
+    return p.signalCode ? `signal ${p.signalCode}` : `code ${p.exitCode}`;
+  }
+
+  static async spawn(o: SpawnWatchdogOptions): Promise<WatchdogProcess> {
+    const token = randomBytes(16).toString('hex');
+    const host = o.host ?? '127.0.0.1';
+    const env = { ...o.env, [CONTROL_TOKEN_ENV]: token, TRELLIS_WATCHDOG_HOST: host };
+    let cmd: string;
+    let args: string[];
+    if (o.kind === 'node') {
+      cmd = process.execPath;
+      const mem = o.memoryLimitBytes ? [`--max-old-space-size=${Math.max(16, Math.floor(o.memoryLimitBytes / 1024 / 1024))}`] : [];
+      args = [...mem, ...NODE_LOADER_ARGS, NODE_WATCHDOG];
+    } else {
+      const script = join(o.runDir, 'trellis_watchdog.py');
+      if (!existsSync(script)) writeFileSync(script, PYTHON_WATCHDOG_SOURCE);
+      const py = [o.pythonBin ?? 'python3', '-u', script];
+      [cmd, ...args] = o.memoryLimitBytes && PRLIMIT ? [PRLIMIT, `--as=${o.memoryLimitBytes}`, '--', ...py] : py;
+    }
+    const mp = new ManagedProcess(cmd, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    let wp: WatchdogProcess | undefined;
+    const early: { stream: 'stdout' | 'stderr'; text: string }[] = [];
+    const emit = (stream: 'stdout' | 'stderr') => lineSplitter((text) => { if (wp) wp.line(stream, text); else if (early.length < 1000) early.push({ stream, text }); });
+    const out = emit('stdout');
+    const err = emit('stderr');
+    mp.proc.stdout?.on('data', out.write);
+    mp.proc.stderr?.on('data', err.write);
+    mp.proc.once('exit', () => { out.flush(); err.flush(); });
+
+    const report = mp.proc.stdio[3] as Readable | null;
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => { void mp.stop(500); reject(new Error(`watchdog did not start within ${o.spawnTimeoutMs ?? 15_000} ms: ${mp.recentOutput().trim().slice(-500)}`)); }, o.spawnTimeoutMs ?? 15_000);
+      const lines = lineSplitter((text) => {
+        let msg: ReportMessage;
+        try { msg = JSON.parse(text) as ReportMessage; } catch { return; }
+        if ('port' in msg) { clearTimeout(timer); resolve(msg.port); }
+        else if ('fatal' in msg && wp) wp.fatal = msg.fatal;
+      });
+      report?.on('data', lines.write);
+      report?.on('error', () => {});
+      void mp.waitExit().then(() => {
+        clearTimeout(timer);
+        reject(new Error(`watchdog exited during start-up (${mp.proc.signalCode ?? `code ${mp.proc.exitCode}`}): ${mp.recentOutput().trim().slice(-500)}`));
+      });
+    });
+    wp = new WatchdogProcess(mp, token, host, port);
+    wp.early.push(...early);
+    return wp;
+  }
+
+  /** Loads the function; resolves with the load time, rejects with the watchdog's reason. */
+  async load(spec: LoadSpec, timeoutMs = 30_000): Promise<number> {
+    const r = await this.request('POST', '/_/load', JSON.stringify(spec), timeoutMs);
+    let parsed: { loadMs?: number; error?: string } = {};
+    try { parsed = JSON.parse(r.body) as typeof parsed; } catch { /* keep raw */ }
+    if (r.status !== 200) throw new Error(`load failed: ${parsed.error ?? r.body}`);
+    return parsed.loadMs ?? 0;
+  }
+
+  /** Knative-style aggressive probing of /_/ready until 200 (or 429: ready but busy). */
+  async waitReady(timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`instance exited before ready (${this.exitDescription()})`);
+      try {
+        const r = await this.request('GET', '/_/ready', undefined, 1000);
+        if (r.status === 200 || r.status === 429) return;
+        last = `${r.status} ${r.body.trim()}`;
+      } catch (e) { last = (e as Error).message; }
+      await new Promise((res) => setTimeout(res, intervalMs));
+    }
+    throw new Error(`not ready after ${timeoutMs} ms (${last})`);
+  }
+
+  async drain(): Promise<void> { await this.request('POST', '/_/drain', '', 2000); }
+
+  async stats(): Promise<WatchdogStats> {
+    const r = await this.request('GET', '/_/stats', undefined, 2000);
+    return JSON.parse(r.body) as WatchdogStats;
+  }
+
+  stop(graceMs = 5000): Promise<void> { return this.proc.stop(graceMs); }
+
+  request(method: string, path: string, body: string | undefined, timeoutMs: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: this.host, port: this.port, method, path, agent: false, timeout: timeoutMs, headers: { [CONTROL_HEADER]: this.token, 'content-type': 'application/json', ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.once('error', reject);
+      });
+      req.once('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)));
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The Trellis node watchdog: one process per instance (run by the process provider).
+ * Speaks the control protocol in protocol.ts; serves the function in http mode (handler
+ * module loaded once) or classic mode (fork per request). Enforces max in-flight (429) and
+ * the exec timeout (504; a handler that blocks the event loop is killed by the stall
+ * monitor and the provider replaces the instance).
+ */
+import { existsSync, writeSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { CONTROL_HEADER, CONTROL_TOKEN_ENV, REPORT_FD, type LoadSpec, type ReportMessage, type WatchdogStats } from './protocol.js';
+import { classicRunner, loadHttpRunner, plain, type Runner } from './runners.js';
+import { startStallMonitor } from './stall-monitor.js';
+
+const token = process.env[CONTROL_TOKEN_ENV] ?? '';
+delete process.env[CONTROL_TOKEN_ENV];
+const EMPTY = Buffer.alloc(0);
+
+let spec: LoadSpec | undefined;
+let runner: Runner | undefined;
+let loading = false;
+let inflight = 0;
+let served = 0;
+let lastRequestAt = 0;
+let draining = false;
+let terminating = false;
+
+function report(msg: ReportMessage): void {
+  try { writeSync(REPORT_FD, JSON.stringify(msg) + '\n'); } catch { /* no report channel (run by hand) */ }
+}
+
+const server = http.createServer(onRequest);
+server.keepAliveTimeout = 30_000;
+server.listen(Number(process.env.TRELLIS_WATCHDOG_PORT ?? 0), process.env.TRELLIS_WATCHDOG_HOST ?? '127.0.0.1', () => {
+  const addr = server.address();
+  report({ port: typeof addr === 'object' && addr ? addr.port : 0 });
+});
+
+function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? '/';
+  if (url.startsWith('/_/') && control(req, res, url)) return;
+  if (!runner || !spec) { req.resume(); plain(res, 503, 'function not loaded'); return; }
+  if (draining) res.setHeader('connection', 'close');
+  if (spec.concurrency > 0 && inflight >= spec.concurrency) { req.resume(); plain(res, 429, `max in-flight (${spec.concurrency}) reached`); return; }
+  inflight++;
+  lastRequestAt = Date.now();
+  let done = false;
+  res.once('close', () => { if (done) return; done = true; inflight--; served++; maybeExit(); });
+  const len = req.headers['content-length'];
+  if ((len === undefined || len === '0') && req.headers['transfer-encoding'] === undefined) {
+    req.resume();
+    invoke(req, res, EMPTY);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.once('end', () => invoke(req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+}
+
+function invoke(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  const ac = new AbortController();
+  const timeoutMs = spec!.timeoutMs;
+  const timer = timeoutMs > 0 ? setTimeout(() => {
+    if (res.headersSent) return;
+    process.stderr.write(`watchdog: ${req.method} ${req.url} exceeded the exec timeout of ${timeoutMs} ms\n`);
+    plain(res, 504, `function timed out after ${timeoutMs} ms`);
+    ac.abort();
+  }, timeoutMs) : undefined;
+  runner!.run(req, body, res, ac.signal).then(
+    () => { if (timer) clearTimeout(timer); },
+    (err: unknown) => {
+      if (timer) clearTimeout(timer);
+      const e = err instanceof Error ? err : new Error(String(err));
+      process.stderr.write(`handler error: ${e.stack ?? e.message}\n`);
+      if (!res.headersSent) plain(res, 500, `handler error: ${e.message}`);
+    },
+  );
+}
+
+/** Returns false when the path is not a control route (then it is the function's). */
+function control(req: IncomingMessage, res: ServerResponse, url: string): boolean {
+  const path = url.split('?')[0];
+  const authed = token !== '' && req.headers[CONTROL_HEADER] === token;
+  switch (path) {
+    case '/_/health': req.resume(); plain(res, 200, 'OK'); return true;
+    case '/_/ready':
+      req.resume();
+      if (!runner || draining) plain(res, 503, draining ? 'draining' : 'not loaded');
+      else if (spec!.concurrency > 0 && inflight >= spec!.concurrency) plain(res, 429, 'at max in-flight');
+      else plain(res, 200, 'OK');
+      return true;
+    case '/_/stats': {
+      if (!authed) return false;
+      req.resume();
+      const s: WatchdogStats = { inflight, served, lastRequestAt, loaded: !!runner, draining };
+      json(res, 200, s);
+      return true;
+    }
+    case '/_/drain':
+      if (!authed || req.method !== 'POST') return false;
+      req.resume();
+      draining = true;
+      json(res, 200, { inflight });
+      return true;
+    case '/_/load': {
+      if (!authed || req.method !== 'POST') return false;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.once('end', () => { void load(Buffer.concat(chunks), res); });
+      return true;
+    }
+    default: return false;
+  }
+}
+
+async function load(body: Buffer, res: ServerResponse): Promise<void> {
+  if (runner || loading) { json(res, 409, { error: 'already loaded' }); return; }
+  loading = true;
+  const t0 = Date.now();
+  try {
+    const s = JSON.parse(body.toString()) as LoadSpec;
+    Object.assign(process.env, s.env);
+    process.chdir(s.cwd);
+    runner = s.mode === 'classic' ? classicRunner(s, findPrlimit()) : await loadHttpRunner(s);
+    spec = s;
+    if (s.mode === 'http' && s.timeoutMs > 0) startStallMonitor(s.timeoutMs + 1000);
+    json(res, 200, { ok: true, loadMs: Date.now() - t0 });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(`watchdog: load failed: ${e.stack ?? e.message}\n`);
+    json(res, 500, { error: e.message });
+  } finally {
+    loading = false;
+  }
+}
+
+function findPrlimit(): string | undefined {
+  return ['/usr/bin/prlimit', '/bin/prlimit', '/usr/local/bin/prlimit'].find((p) => existsSync(p));
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const b = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': b.length });
+  res.end(b);
+}
+
+function maybeExit(): void {
+  if (terminating && inflight === 0) setImmediate(() => process.exit(0));
+}
+
+process.on('SIGTERM', () => {
+  draining = true;
+  terminating = true;
+  server.close();
+  server.closeIdleConnections();
+  maybeExit();
+});
