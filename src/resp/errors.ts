@@ -18,7 +18,10 @@ export interface ParserLimits {
   maxInlineBytes: number;
   /** Deepest nesting accepted in replies. */
   maxDepth: number;
-  /** Largest whole request (all its bytes); bounds what a parser buffers for one client (Redis' client-query-buffer-limit). */
+  /**
+   * Largest whole request or reply frame (all its bytes); bounds what one parser buffers
+   * (like Redis' client-query-buffer-limit, default 1 GiB).
+   */
   maxRequestBytes: number;
 }
 
@@ -50,7 +53,7 @@ export const ERR_INVALID_MULTIBULK_LEN = 'Protocol error: invalid multibulk leng
 export const ERR_BIG_BULK_COUNT = 'Protocol error: too big bulk count string';
 export const ERR_BIG_MBULK_COUNT = 'Protocol error: too big mbulk count string';
 export const ERR_BIG_INLINE = 'Protocol error: too big inline request';
-export const ERR_UNBALANCED_QUOTES = 'Protocol error: unbalanced quotes in inline request';
+export const ERR_UNBALANCED_QUOTES = 'Protocol error: unbalanced quotes in request';
 export const ERR_REQUEST_TOO_BIG = 'Protocol error: request exceeds the maximum request size';
 export const ERR_EXPECTED_CRLF = 'Protocol error: expected CRLF';
 

@@ -50,14 +50,19 @@ export abstract class InputBuffer {
       this.pendingBytes += n;
       return;
     }
-    if (this.pendingBytes === 0 && this.owned && this.store.length - this.end >= n) {
-      chunk.copy(this.store, this.end);
-      this.end += n;
+    if (this.owned && this.store.length - this.end >= this.pendingBytes + n) {
+      for (const p of this.pending) this.end += p.copy(this.store, this.end);
+      this.end += chunk.copy(this.store, this.end);
+      if (this.pendingBytes !== 0) {
+        this.pending = [];
+        this.pendingBytes = 0;
+      }
       return;
     }
     const total = live + this.pendingBytes + n;
-    // Exact size when joining a collected body; geometric slack for line-by-line growth.
-    const cap = this.pendingBytes > 0 ? total : total + Math.min(total >> 1, MAX_SLACK);
+    // Exact size when joining a mostly collected body; geometric slack otherwise, so a
+    // frame growing by small pieces costs amortized O(1) per byte.
+    const cap = this.pendingBytes > live ? total : total + Math.min(total >> 1, MAX_SLACK);
     const next = Buffer.allocUnsafe(cap);
     this.store.copy(next, 0, this.start, this.end);
     let off = live;

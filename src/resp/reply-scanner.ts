@@ -15,6 +15,7 @@ const ERR_BULK = 'Protocol error: invalid bulk length';
 const ERR_AGG = 'Protocol error: invalid multibulk length';
 const ERR_DEPTH = 'Protocol error: reply nested too deeply';
 const ERR_LINE = 'Protocol error: reply line too long';
+const ERR_TOO_BIG = 'Protocol error: reply exceeds the maximum size';
 
 export class ReplyScanner extends InputBuffer {
   private readonly limits: ParserLimits;
@@ -128,6 +129,7 @@ export class ReplyScanner extends InputBuffer {
   }
 
   private suspend(p: number, depth: number, need: number): null {
+    if (need > this.limits.maxRequestBytes) throw new RespProtocolError(ERR_TOO_BIG);
     this.pos = p;
     this.depth = depth;
     this.need = need;
