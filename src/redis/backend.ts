@@ -1,0 +1,83 @@
+/**
+ * A backend Redis server: a few multiplexed connections (twemproxy's server_connections),
+ * their request timeout sweep, and the backend's counters under twemproxy's stats names.
+ */
+import type { BackendSpec } from '../config/index.js';
+import { UpstreamConnection, type ReplyTarget } from './upstream-connection.js';
+
+export interface BackendOptions {
+  connections: number;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  maxReplyBytes: number;
+}
+
+export interface BackendStats {
+  name: string;
+  address: string;
+  connected: boolean;
+  requests: number;
+  request_bytes: number;
+  responses: number;
+  server_eof: number;
+  server_err: number;
+  server_timedout: number;
+  server_connections: number;
+  in_queue: number;
+}
+
+export class Backend {
+  readonly address: string;
+  /** Ring identity: node name, else host:port. */
+  readonly name: string;
+  private readonly conns: UpstreamConnection[];
+
+  /** onOutcome: connection-level success (connected) or failure (refused, eof, timeout). */
+  constructor(readonly spec: BackendSpec, opts: BackendOptions, onOutcome?: (ok: boolean) => void) {
+    this.address = `${spec.host}:${spec.port}`;
+    this.name = spec.name ?? this.address;
+    const label = this.address;
+    this.conns = Array.from({ length: opts.connections }, () => new UpstreamConnection({
+      host: spec.host, port: spec.port, label, connectTimeoutMs: opts.connectTimeoutMs, maxReplyBytes: opts.maxReplyBytes,
+      onEvent: onOutcome && ((ev) => onOutcome(ev === 'connected')),
+    }));
+  }
+
+  start(): void { for (const c of this.conns) c.start(); }
+
+  /** The connection for a client: fixed per client so its requests stay in order. */
+  connectionFor(clientId: number): UpstreamConnection {
+    const c = this.conns;
+    return c.length === 1 ? c[0] : c[clientId % c.length];
+  }
+
+  send(clientId: number, request: Buffer, target: ReplyTarget): void {
+    this.connectionFor(clientId).send(request, target);
+  }
+
+  get available(): boolean { return this.conns.some((c) => c.ready); }
+
+  checkTimeouts(now: number, timeoutMs: number): void {
+    for (const c of this.conns) c.checkTimeout(now, timeoutMs);
+  }
+
+  close(): void { for (const c of this.conns) c.close(); }
+
+  stats(): BackendStats {
+    const s: BackendStats = {
+      name: this.name, address: this.address, connected: this.available, requests: 0, request_bytes: 0,
+      responses: 0, server_eof: 0, server_err: 0, server_timedout: 0, server_connections: 0, in_queue: 0,
+    };
+    for (const c of this.conns) {
+      s.requests += c.requests;
+      s.request_bytes += c.requestBytes;
+      s.responses += c.responses;
+      s.server_eof += c.eofs;
+      s.server_err += c.errors;
+      s.server_timedout += c.timeouts;
+      s.server_connections += c.ready ? 1 : 0;
+      s.in_queue += c.outstanding;
+    }
+    return s;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The command splitter (Envoy's name): looks each request up once by name (routes are
+ * compiled from the command table and cached), checks arity, and then
+ *   - forwards single-key and same-shard commands as their original bytes to one backend,
+ *   - splits MGET/MSET/DEL/UNLINK/EXISTS/TOUCH into one sub-command per shard and merges,
+ *   - fans whole-keyspace commands out to every shard and merges,
+ *   - answers local commands, and refuses what the proxy cannot do with a clear error.
+ */
+import { bulkReply, encodeCommand, type RequestParser } from '../resp/index.js';
+import {
+  CommandFlag, commandKeys, isBlocking, lookupCommand, unknownCommandError, unknownSubcommandError,
+  type CommandSpec, type GetArg,
+} from './commands/index.js';
+import { CROSSSHARD, errorReply, notSupported, wrongArity } from './errors.js';
+import {
+  Gather, mergeAllOk, mergeConcat, mergeLogicalAnd, mergeMget, mergeRandomNonNull, mergeSum, type Merge,
+} from './fragments.js';
+import { mergeInfo } from './info-merge.js';
+import { LOCAL_COMMANDS, type LocalHandler } from './local-commands.js';
+import type { Router } from './router.js';
+import type { ClientSession, RequestHandler } from './session.js';
+
+const enum Kind { Forward, Keyed, Local, FanOut, OneShard, Refuse, Container }
+
+interface Route {
+  readonly kind: Kind;
+  /** Canonical lowercase name ('get', 'config|set'). */
+  readonly name: string;
+  readonly spec: CommandSpec | undefined;
+  readonly arity: number;
+  /** Kind.Forward: the key's argument index. */
+  readonly keyIndex: number;
+  /** Kind.Keyed: how keys on several shards are split (undefined = cross-shard error). */
+  readonly split: 'each' | 'pairs' | undefined;
+  readonly merge: Merge | undefined;
+  readonly local: LocalHandler | undefined;
+  readonly refusal: Buffer | undefined;
+  readonly mayBlock: boolean;
+  calls: number;
+}
+
+const SPLIT: Record<string, { split: 'each' | 'pairs'; merge: Merge }> = {
+  mget: { split: 'each', merge: mergeMget },
+  del: { split: 'each', merge: mergeSum },
+  unlink: { split: 'each', merge: mergeSum },
+  exists: { split: 'each', merge: mergeSum },
+  touch: { split: 'each', merge: mergeSum },
+  mset: { split: 'pairs', merge: mergeAllOk },
+};
+
+/** Whole-keyspace commands sent to every shard; 'info' is merged by the proxy itself. */
+const FAN_OUT: Record<string, Merge | 'info'> = {
+  dbsize: mergeSum, flushdb: mergeAllOk, flushall: mergeAllOk, keys: mergeConcat, randomkey: mergeRandomNonNull,
+  info: 'info', 'config|set': mergeAllOk, 'config|resetstat': mergeAllOk, 'config|rewrite': mergeAllOk,
+  'script|load': mergeAllOk, 'script|flush': mergeAllOk, 'script|exists': mergeLogicalAnd,
+  'function|flush': mergeAllOk, 'function|load': mergeAllOk, 'function|delete': mergeAllOk, 'function|restore': mergeAllOk,
+};
+
+/** Keyless commands any one shard can answer. */
+const ONE_SHARD = new Set(['time', 'lolwut', 'config|get', 'config|help', 'function|list', 'function|dump', 'function|stats', 'script|help', 'function|help']);
+
+const LATER = '(transactions, blocking commands and pub/sub come in Redis mesh proxy part 2)';
+const REFUSED: Record<string, string> = {
+  multi: LATER, exec: LATER, discard: LATER, watch: LATER, unwatch: LATER,
+  scan: 'yet (cursor iteration across shards comes later)', monitor: '', wait: '(replication is per backend)',
+  swapdb: '(it only serves database 0)', move: '(it only serves database 0)',
+};
+
+const NO_HOST = errorReply('ERR no backend serves this key');
+
+export interface SplitterStats {
+  unsupported_command: number;
+  invalid_request: number;
+  cross_shard: number;
+  fragments: number;
+  commands: Record<string, number>;
+}
+
+export class CommandSplitter implements RequestHandler {
+  private readonly routes = new Map<string, Route>();
+  private cur: RequestParser | null = null;
+  private readonly getArg: GetArg = (i) => this.cur!.arg(i);
+  private unsupported = 0;
+  private invalid = 0;
+  private crossShard = 0;
+  private fragments = 0;
+
+  constructor(private readonly router: Router, private readonly infoSection: () => string) {}
+
+  handle(s: ClientSession, p: RequestParser): void {
+    this.cur = p;
+    let r = this.routes.get(p.commandName());
+    if (r === undefined) {
+      const name = p.commandName();
+      const compiled = this.compile(name, lookupCommand(name));
+      if (compiled === undefined) {
+        this.invalid++;
+        return s.reply(errorReply(unknownCommandError(p.argc, this.getArg)));
+      }
+      r = compiled;
+    }
+    if (r.kind === Kind.Container) {
+      if (p.argc < 2) return s.reply(wrongArity(r.name));
+      const sub = `${r.name}|${p.argString(1).toLowerCase()}`;
+      const sr = this.routes.get(sub) ?? this.compile(sub, r.spec!.subcommands!.get(sub.slice(r.name.length + 1)));
+      if (sr === undefined) {
+        this.invalid++;
+        return s.reply(errorReply(unknownSubcommandError(p.argc, this.getArg)));
+      }
+      r = sr;
+    }
+    r.calls++;
+    const argc = p.argc;
+    if (r.arity >= 0 ? argc !== r.arity : argc < -r.arity) return s.reply(wrongArity(r.name));
+    switch (r.kind) {
+      case Kind.Forward: {
+        const k = r.keyIndex;
+        return this.forward(s, this.router.shardOf(p.buffer, p.argStart[k], p.argEnd[k]), p.raw());
+      }
+      case Kind.Keyed: return this.keyed(s, p, r);
+      case Kind.Local: return r.local!(s, p);
+      case Kind.FanOut: return this.fanOut(s, p.raw(), r.merge!);
+      case Kind.OneShard: return this.forward(s, this.router.anyShard(), p.raw());
+      default:
+        this.unsupported++;
+        return s.reply(r.refusal!);
+    }
+  }
+
+  onSessionClosed(): void { /* sessions hold no splitter state yet (transactions will) */ }
+
+  private forward(s: ClientSession, shard: number, raw: Buffer): void {
+    if (shard < 0) return s.reply(NO_HOST);
+    this.router.backends[shard].send(s.id, raw, s.slot());
+  }
+
+  private keyed(s: ClientSession, p: RequestParser, r: Route): void {
+    const argc = p.argc;
+    if (r.mayBlock && isBlocking(r.spec!, argc, this.getArg)) {
+      this.unsupported++;
+      return s.reply(notSupported(r.name, LATER));
+    }
+    const keys = commandKeys(r.spec!, argc, this.getArg);
+    // No key: EVAL with 0 keys, or a malformed line the backend will reject in Redis' words.
+    if (keys.length === 0) return this.forward(s, this.router.anyShard(), p.raw());
+    const buf = p.buffer;
+    const st = p.argStart;
+    const en = p.argEnd;
+    const first = this.router.shardOf(buf, st[keys[0]], en[keys[0]]);
+    let i = 1;
+    while (i < keys.length && this.router.shardOf(buf, st[keys[i]], en[keys[i]]) === first) i++;
+    if (i === keys.length) return this.forward(s, first, p.raw());
+    if (r.split === undefined) {
+      this.crossShard++;
+      return s.reply(CROSSSHARD);
+    }
+    this.split(s, p, r, keys);
+  }
+
+  /** One sub-command per shard holding some of the keys; layout remembers the client's order. */
+  private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
+    const shardIndex = new Map<number, number>();
+    const shards: number[] = [];
+    const layout: number[][] = [];
+    const args: Buffer[][] = [];
+    const name = p.arg(0);
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j];
+      const shard = this.router.shardOf(p.buffer, p.argStart[k], p.argEnd[k]);
+      if (shard < 0) return s.reply(NO_HOST);
+      let g = shardIndex.get(shard);
+      if (g === undefined) {
+        g = shards.length;
+        shardIndex.set(shard, g);
+        shards.push(shard);
+        layout.push([]);
+        args.push([name]);
+      }
+      layout[g].push(j);
+      args[g].push(p.arg(k));
+      if (r.split === 'pairs') args[g].push(p.arg(k + 1));
+    }
+    this.fragments += shards.length;
+    const gather = new Gather(s.slot(), shards.length, r.merge!, layout, keys.length);
+    for (let g = 0; g < shards.length; g++) {
+      this.router.backends[shards[g]].send(s.id, encodeCommand(args[g]), gather.fragment(g));
+    }
+  }
+
+  private fanOut(s: ClientSession, raw: Buffer, merge: Merge): void {
+    const backends = this.router.backends;
+    const gather = new Gather(s.slot(), backends.length, merge);
+    for (let i = 0; i < backends.length; i++) backends[i].send(s.id, raw, gather.fragment(i));
+  }
+
+  private compile(name: string, spec: CommandSpec | undefined): Route | undefined {
+    const local = LOCAL_COMMANDS.get(name);
+    if (spec === undefined && local === undefined) return undefined;
+    const flags = spec?.flagBits ?? 0;
+    let kind: Kind;
+    let refusal: Buffer | undefined;
+    let merge: Merge | undefined;
+    const split = SPLIT[name];
+    const fan = FAN_OUT[name];
+    if (local) kind = Kind.Local;
+    else if (fan) { kind = Kind.FanOut; merge = fan === 'info' ? this.mergeInfo : fan; }
+    else if (ONE_SHARD.has(name)) kind = Kind.OneShard;
+    else if (REFUSED[name] !== undefined) { kind = Kind.Refuse; refusal = notSupported(name, REFUSED[name]); }
+    else if (spec!.subcommands) kind = Kind.Container;
+    else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, LATER); }
+    else if (spec!.keyless) { kind = Kind.Refuse; refusal = notSupported(name.replace('|', ' '), '(it names no key to route by)'); }
+    else if (spec!.singleKeyIndex > 0 && !split) kind = Kind.Forward;
+    else kind = Kind.Keyed;
+    if (kind === Kind.Keyed && split) merge = split.merge;
+    const route: Route = {
+      kind, name, spec, arity: kind === Kind.Container ? -2 : (spec?.arity ?? -1), keyIndex: spec?.singleKeyIndex ?? 0,
+      split: kind === Kind.Keyed ? split?.split : undefined, merge, local, refusal,
+      mayBlock: (flags & CommandFlag.BLOCKING) !== 0, calls: 0,
+    };
+    this.routes.set(name, route);
+    return route;
+  }
+
+  private readonly mergeInfo: Merge = (replies) => mergeInfoReplies(replies, this.infoSection());
+
+  stats(): SplitterStats {
+    const commands: Record<string, number> = {};
+    for (const r of this.routes.values()) if (r.calls) commands[r.name] = r.calls;
+    return { unsupported_command: this.unsupported, invalid_request: this.invalid, cross_shard: this.crossShard, fragments: this.fragments, commands };
+  }
+}
+
+function mergeInfoReplies(replies: Buffer[], proxySection: string): Buffer {
+  const texts: string[] = [];
+  for (const r of replies) {
+    if (r[0] !== 36) continue;
+    const lf = r.indexOf(10);
+    texts.push(r.toString('utf8', lf + 1, r.length - 2));
+  }
+  if (texts.length === 0) return replies[0];
+  return bulkReply(mergeInfo(texts, proxySection));
+}

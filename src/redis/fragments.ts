@@ -1,0 +1,136 @@
+/**
+ * Requests answered by several backends: a Gather collects one reply per fragment (per
+ * shard) and, once all arrived, merges them into the client's single reply. Merge functions
+ * work on original reply bytes: elements are sliced out, never decoded and re-encoded.
+ */
+import { ReplyScanner } from '../resp/index.js';
+import { errorReply } from './errors.js';
+import type { ReplyTarget } from './upstream-connection.js';
+
+export type Merge = (replies: Buffer[], g: Gather) => Buffer;
+
+export class Gather {
+  readonly replies: Buffer[];
+  private remaining: number;
+  constructor(private readonly target: ReplyTarget, n: number, private readonly merge: Merge, readonly layout?: number[][], readonly total = 0) {
+    this.replies = new Array(n);
+    this.remaining = n;
+  }
+  fragment(i: number): ReplyTarget { return new Fragment(this, i); }
+  complete(i: number, reply: Buffer): void {
+    this.replies[i] = reply;
+    if (--this.remaining === 0) {
+      let merged: Buffer;
+      try {
+        merged = this.merge(this.replies, this);
+      } catch (err) {
+        merged = errorReply(`ERR proxy could not merge shard replies: ${(err as Error).message}`);
+      }
+      this.target.onReply(merged);
+    }
+  }
+}
+
+class Fragment implements ReplyTarget {
+  constructor(private readonly g: Gather, private readonly i: number) {}
+  onReply(reply: Buffer): void { this.g.complete(this.i, reply); }
+}
+
+const MINUS = 45;
+const COLON = 58;
+const STAR = 42;
+const DOLLAR = 36;
+
+export function isError(b: Buffer): boolean { return b[0] === MINUS; }
+
+function firstError(replies: Buffer[]): Buffer | undefined {
+  for (const r of replies) if (r[0] === MINUS) return r;
+  return undefined;
+}
+
+/** The integer of a `:N\r\n` reply, or NaN. */
+export function readInteger(b: Buffer): number {
+  if (b[0] !== COLON) return NaN;
+  return Number(b.toString('latin1', 1, b.length - 2));
+}
+
+function integer(n: number): Buffer { return Buffer.from(`:${n}\r\n`); }
+
+/** Elements of an array reply as their original bytes; null for a null array. */
+export function arrayElements(b: Buffer): Buffer[] | null {
+  if (b[0] !== STAR) throw new Error(`expected an array reply, got "${b.toString('latin1', 0, Math.min(b.length, 40)).trim()}"`);
+  const lf = b.indexOf(10);
+  const n = Number(b.toString('latin1', 1, lf - 1));
+  if (n < 0) return null;
+  const out: Buffer[] = new Array(n);
+  if (n === 0) return out;
+  const sc = new ReplyScanner({ maxArrayLength: 1 << 30, maxBulkBytes: 1 << 30 });
+  sc.feed(b.subarray(lf + 1));
+  for (let i = 0; i < n; i++) {
+    const f = sc.nextFrame();
+    if (f === null) throw new Error('truncated array reply');
+    out[i] = f;
+  }
+  return out;
+}
+
+function concatArray(elements: Buffer[]): Buffer {
+  const parts: Buffer[] = new Array(elements.length + 1);
+  parts[0] = Buffer.from(`*${elements.length}\r\n`);
+  for (let i = 0; i < elements.length; i++) parts[i + 1] = elements[i];
+  return Buffer.concat(parts);
+}
+
+// ---- split multi-key commands (layout[shard] = client-order positions of that shard's keys)
+
+/** MGET: each shard's values back into the client's key order; a failed shard's keys become error elements. */
+export const mergeMget: Merge = (replies, g) => {
+  const out: Buffer[] = new Array(g.total);
+  replies.forEach((r, shard) => {
+    const positions = g.layout![shard];
+    const elems = r[0] === MINUS ? null : arrayElements(r);
+    for (let j = 0; j < positions.length; j++) out[positions[j]] = elems ? elems[j] : r;
+  });
+  return concatArray(out);
+};
+
+/** DEL, UNLINK, EXISTS, TOUCH: the shards' counts summed. */
+export const mergeSum: Merge = (replies) => {
+  const err = firstError(replies);
+  if (err) return err;
+  let sum = 0;
+  for (const r of replies) {
+    const n = readInteger(r);
+    if (Number.isNaN(n)) throw new Error('expected an integer reply');
+    sum += n;
+  }
+  return integer(sum);
+};
+
+/** MSET, FLUSHDB, CONFIG SET ...: the first error if any shard failed, else the (identical) reply. */
+export const mergeAllOk: Merge = (replies) => firstError(replies) ?? replies[0];
+
+/** KEYS: the union (shards hold disjoint keys). */
+export const mergeConcat: Merge = (replies) => {
+  const err = firstError(replies);
+  if (err) return err;
+  const all: Buffer[] = [];
+  for (const r of replies) for (const e of arrayElements(r) ?? []) all.push(e);
+  return concatArray(all);
+};
+
+/** RANDOMKEY: a random key from a random shard that has keys. */
+export const mergeRandomNonNull: Merge = (replies) => {
+  const withKeys = replies.filter((r) => r[0] === DOLLAR && r[1] !== MINUS);
+  if (withKeys.length > 0) return withKeys[Math.floor(Math.random() * withKeys.length)];
+  return firstError(replies) ?? replies[0];
+};
+
+/** SCRIPT EXISTS: 1 only where every shard has the script. */
+export const mergeLogicalAnd: Merge = (replies) => {
+  const err = firstError(replies);
+  if (err) return err;
+  const lists = replies.map((r) => arrayElements(r) ?? []);
+  const out = lists[0].map((_, i) => (lists.every((l) => readInteger(l[i]) === 1) ? integer(1) : integer(0)));
+  return concatArray(out);
+};

@@ -1,0 +1,136 @@
+/**
+ * A Redis proxy listener for one pool: accepts clients (one ClientSession each), routes their
+ * requests through the command splitter and router to the pool's shared upstream
+ * connections, and exposes stats under Envoy's (downstream_*) and twemproxy's (per-server) names.
+ */
+import net from 'node:net';
+import type { RedisPoolConfig } from '../config/index.js';
+import type { BackendStats } from './backend.js';
+import { CommandSplitter, type SplitterStats } from './command-splitter.js';
+import { Router } from './router.js';
+import { ClientSession } from './session.js';
+
+export interface ProxyStats {
+  pool: string;
+  uptime_seconds: number;
+  downstream_cx_total: number;
+  downstream_cx_active: number;
+  downstream_cx_protocol_error: number;
+  downstream_rq_total: number;
+  splitter: SplitterStats;
+  ejected: string[];
+  backends: BackendStats[];
+  /** Requests per client name (CLIENT SETNAME), for connections open now; '' = unnamed. */
+  clients_by_name: Record<string, number>;
+}
+
+export class RedisProxy {
+  private readonly server: net.Server;
+  private readonly router: Router;
+  private readonly splitter: CommandSplitter;
+  private readonly sessions = new Set<ClientSession>();
+  private readonly startedAt = Date.now();
+  private ticker: NodeJS.Timeout | null = null;
+  private cxTotal = 0;
+  private protocolErrors = 0;
+  /** Requests of sessions already closed (so the total survives disconnects). */
+  private closedRequests = 0;
+  private closing: Promise<void> | null = null;
+
+  constructor(readonly config: RedisPoolConfig) {
+    this.router = new Router(config);
+    this.splitter = new CommandSplitter(this.router, () => this.infoSection());
+    this.server = net.createServer({ noDelay: true }, (sock) => this.accept(sock));
+  }
+
+  async listen(): Promise<void> {
+    this.router.start();
+    const tickMs = this.config.timeoutMs > 0 ? Math.max(5, Math.min(250, this.config.timeoutMs >> 2)) : 250;
+    this.ticker = setInterval(() => this.router.tick(Date.now()), tickMs);
+    this.ticker.unref();
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.listen.port, this.config.listen.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') return { ...this.config.listen };
+    return { host: a.address, port: a.port };
+  }
+
+  private accept(sock: net.Socket): void {
+    if (this.closing) { sock.destroy(); return; }
+    this.cxTotal++;
+    const session = new ClientSession(sock, this.splitter, { maxRequestBytes: this.config.maxRequestBytes, maxBulkBytes: this.config.maxRequestBytes });
+    this.sessions.add(session);
+    sock.once('close', () => {
+      this.sessions.delete(session);
+      this.closedRequests += session.requests;
+      if (session.protocolError) this.protocolErrors++;
+    });
+  }
+
+  /**
+   * Graceful: stops accepting, lets clients receive replies already owed (up to graceMs),
+   * then closes clients and backend connections.
+   */
+  close(graceMs = 2000): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && [...this.sessions].some((s) => s.head !== null)) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (const s of this.sessions) s.socket.destroy();
+      if (this.ticker) clearInterval(this.ticker);
+      this.router.close();
+      await closed;
+    })();
+    return this.closing;
+  }
+
+  stats(): ProxyStats {
+    let rq = this.closedRequests;
+    const byName: Record<string, number> = {};
+    for (const s of this.sessions) {
+      rq += s.requests;
+      byName[s.name] = (byName[s.name] ?? 0) + s.requests;
+    }
+    return {
+      pool: this.config.name,
+      uptime_seconds: Math.floor((Date.now() - this.startedAt) / 1000),
+      downstream_cx_total: this.cxTotal,
+      downstream_cx_active: this.sessions.size,
+      downstream_cx_protocol_error: this.protocolErrors,
+      downstream_rq_total: rq,
+      splitter: this.splitter.stats(),
+      ejected: this.router.ejected,
+      backends: this.router.backends.map((b) => b.stats()),
+      clients_by_name: byName,
+    };
+  }
+
+  /** The `# Proxy` section appended to a merged INFO. */
+  private infoSection(): string {
+    const st = this.stats();
+    const lines = [
+      '# Proxy', 'proxy:trellis', `pool:${st.pool}`, `distribution:${this.config.distribution}`, `hash:${this.config.hash}`,
+      `backends:${st.backends.length}`, `backends_connected:${st.backends.filter((b) => b.connected).length}`,
+      `ejected:${st.ejected.join(',')}`, `uptime_in_seconds:${st.uptime_seconds}`,
+      `downstream_cx_total:${st.downstream_cx_total}`, `downstream_cx_active:${st.downstream_cx_active}`,
+      `downstream_cx_protocol_error:${st.downstream_cx_protocol_error}`, `downstream_rq_total:${st.downstream_rq_total}`,
+      `splitter_unsupported_command:${st.splitter.unsupported_command}`, `splitter_invalid_request:${st.splitter.invalid_request}`,
+      `splitter_cross_shard:${st.splitter.cross_shard}`, `fragments:${st.splitter.fragments}`,
+    ];
+    st.backends.forEach((b, i) => {
+      lines.push(`backend${i}:name=${b.name},address=${b.address},connected=${b.connected ? 1 : 0},requests=${b.requests},responses=${b.responses},server_eof=${b.server_eof},server_err=${b.server_err},server_timedout=${b.server_timedout}`);
+    });
+    return lines.join('\r\n') + '\r\n';
+  }
+}

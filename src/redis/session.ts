@@ -1,0 +1,145 @@
+/**
+ * One client connection: parses pipelined requests, hands each to the command splitter, and
+ * returns replies in the client's order even when backends answer out of order (a linked
+ * FIFO of reply slots). Replies are written once per event-loop turn (flush scheduler);
+ * original reply bytes are written as they came from the backend.
+ */
+import type net from 'node:net';
+import { RequestParser, RespProtocolError, type ParserLimits } from '../resp/index.js';
+import { errorReply } from './errors.js';
+import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import type { ReplyTarget } from './upstream-connection.js';
+
+/** A place in the client's reply order; filled by a backend reply or a merged reply. */
+export class Slot implements ReplyTarget {
+  reply: Buffer | null = null;
+  next: Slot | null = null;
+  constructor(readonly session: ClientSession) {}
+  onReply(reply: Buffer): void {
+    this.reply = reply;
+    if (this.session.head === this) this.session.drain();
+  }
+}
+
+export interface RequestHandler {
+  /** Handles the request the parser currently holds; must answer it exactly once (via a slot or reply()). */
+  handle(session: ClientSession, req: RequestParser): void;
+  onSessionClosed(session: ClientSession): void;
+}
+
+/** Pause reading from a client whose unread replies exceed this (it is not keeping up). */
+const HIGH_WATER = 64 * 1024 * 1024;
+
+let nextId = 1;
+
+export class ClientSession implements Flushable {
+  readonly id = nextId++;
+  flushQueued = false;
+  /** CLIENT SETNAME: identifies the calling service. */
+  name = '';
+  head: Slot | null = null;
+  private tail: Slot | null = null;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private readonly parser: RequestParser;
+  private closeAfterFlush = false;
+  closed = false;
+  /** Requests received (stats). */
+  requests = 0;
+
+  constructor(readonly socket: net.Socket, private readonly handler: RequestHandler, limits: Partial<ParserLimits>) {
+    this.parser = new RequestParser(limits);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => { /* 'close' follows */ });
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => { if (!this.closeAfterFlush && !this.closed) socket.resume(); });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closeAfterFlush) return;
+    const p = this.parser;
+    try {
+      p.feed(chunk);
+      while (p.parseNext()) {
+        this.requests++;
+        this.handler.handle(this, p);
+        if (this.closeAfterFlush) return;
+      }
+    } catch (err) {
+      if (!(err instanceof RespProtocolError)) throw err;
+      this.reply(errorReply(`ERR ${err.message}`));
+      this.protocolError = true;
+      this.endAfterReplies();
+    }
+  }
+
+  /** Set when the client was closed for malformed input (stats). */
+  protocolError = false;
+
+  /** A new reply slot at the end of the client's order. */
+  slot(): Slot {
+    const s = new Slot(this);
+    if (this.tail === null) this.head = this.tail = s;
+    else this.tail = this.tail.next = s;
+    return s;
+  }
+
+  /** Answers the current request at once (local commands, errors). */
+  reply(buf: Buffer): void {
+    if (this.head === null) this.push(buf);
+    else this.slot().reply = buf;
+  }
+
+  /** Closes the connection once every earlier reply has been written (QUIT, protocol error). */
+  endAfterReplies(): void {
+    this.closeAfterFlush = true;
+    this.socket.pause();
+    if (this.head === null) scheduleFlush(this);
+  }
+
+  drain(): void {
+    let s = this.head;
+    while (s !== null && s.reply !== null) {
+      this.push(s.reply);
+      s = s.next;
+    }
+    this.head = s;
+    if (s === null) {
+      this.tail = null;
+      if (this.closeAfterFlush) scheduleFlush(this);
+    }
+  }
+
+  private push(buf: Buffer): void {
+    this.out.push(buf);
+    this.outBytes += buf.length;
+    scheduleFlush(this);
+  }
+
+  flush(): void {
+    if (this.closed) return;
+    const sock = this.socket;
+    const n = this.out.length;
+    if (n === 1) sock.write(this.out[0]);
+    else if (n > 1 && this.outBytes <= 256 * 1024) sock.write(Buffer.concat(this.out, this.outBytes));
+    else if (n > 1) {
+      sock.cork();
+      for (let i = 0; i < n; i++) sock.write(this.out[i]);
+      sock.uncork();
+    }
+    if (n) {
+      this.out = [];
+      this.outBytes = 0;
+    }
+    if (this.closeAfterFlush && this.head === null) sock.end();
+    else if (sock.writableLength > HIGH_WATER) sock.pause();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.out = [];
+    this.handler.onSessionClosed(this);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * One pipelined connection to a backend, shared by many client sessions. Requests are
+ * queued during the event-loop turn and written with one socket write per turn; replies are
+ * framed by ReplyScanner and handed, as their original bytes, to the waiting targets in FIFO
+ * order. When the connection is down, requests fail at once with a clear error reply.
+ */
+import net from 'node:net';
+import { ReplyScanner } from '../resp/index.js';
+import { reconnectDelay } from './backoff.js';
+import { Fifo } from './fifo.js';
+import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import { backendError } from './errors.js';
+
+/** Receives exactly one reply per request: the backend's bytes, or a proxy error reply. */
+export interface ReplyTarget {
+  onReply(reply: Buffer): void;
+}
+
+export interface UpstreamOptions {
+  host: string;
+  port: number;
+  /** Label used in error texts and stats: "host:port" (the node name is added by Backend). */
+  label: string;
+  connectTimeoutMs: number;
+  maxReplyBytes: number;
+  /** Connection events, e.g. for auto_eject_hosts failure counting. */
+  onEvent?: (ev: UpstreamEvent) => void;
+}
+
+export type UpstreamEvent = 'connected' | 'eof' | 'error' | 'timeout' | 'connect-failed';
+
+const enum State { Connecting, Ready, Down, Closed }
+
+export class UpstreamConnection implements Flushable {
+  flushQueued = false;
+  private socket: net.Socket | null = null;
+  private state = State.Down;
+  private readonly pending = new Fifo<ReplyTarget>(256);
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private scanner: ReplyScanner;
+  private failures = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  /** When the oldest outstanding request last saw progress (for the request timeout). */
+  lastProgressAt = 0;
+  /** Whether queued requests may wait for the first connect (only before it ever failed). */
+  private firstAttempt = true;
+
+  // Counters (twemproxy names): read by Backend for stats.
+  requests = 0;
+  responses = 0;
+  requestBytes = 0;
+  eofs = 0;
+  errors = 0;
+  timeouts = 0;
+  connects = 0;
+
+  constructor(private readonly opts: UpstreamOptions) {
+    this.scanner = new ReplyScanner({ maxBulkBytes: opts.maxReplyBytes, maxArrayLength: 1 << 30 });
+  }
+
+  get ready(): boolean { return this.state === State.Ready; }
+  get outstanding(): number { return this.pending.length; }
+
+  start(): void {
+    if (this.state === State.Down && this.reconnectTimer === null) this.connect();
+  }
+
+  send(request: Buffer, target: ReplyTarget): void {
+    const st = this.state;
+    if (st === State.Ready || (st === State.Connecting && this.firstAttempt)) {
+      if (this.pending.length === 0) this.lastProgressAt = Date.now();
+      this.pending.push(target);
+      this.out.push(request);
+      this.outBytes += request.length;
+      this.requests++;
+      this.requestBytes += request.length;
+      if (st === State.Ready) scheduleFlush(this);
+      return;
+    }
+    target.onReply(backendError(this.opts.label, 'unavailable'));
+  }
+
+  flush(): void {
+    const n = this.out.length;
+    if (n === 0 || this.state !== State.Ready) return;
+    const sock = this.socket!;
+    if (n === 1) {
+      sock.write(this.out[0]);
+    } else if (this.outBytes <= 256 * 1024) {
+      sock.write(Buffer.concat(this.out, this.outBytes));
+    } else {
+      sock.cork();
+      for (let i = 0; i < n; i++) sock.write(this.out[i]);
+      sock.uncork();
+    }
+    this.out = [];
+    this.outBytes = 0;
+  }
+
+  /** Fails everything outstanding if the oldest request saw no progress for timeoutMs. */
+  checkTimeout(now: number, timeoutMs: number): void {
+    if (this.pending.length === 0 || now - this.lastProgressAt < timeoutMs) return;
+    this.timeouts++;
+    this.opts.onEvent?.('timeout');
+    this.drop(backendError(this.opts.label, 'timed out'));
+    this.scheduleReconnect(0);
+  }
+
+  close(): void {
+    this.state = State.Closed;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.reconnectTimer = this.connectTimer = null;
+    this.drop(backendError(this.opts.label, 'unavailable'));
+  }
+
+  private connect(): void {
+    this.reconnectTimer = null;
+    if (this.state === State.Closed) return;
+    this.state = State.Connecting;
+    this.scanner = new ReplyScanner({ maxBulkBytes: this.opts.maxReplyBytes, maxArrayLength: 1 << 30 });
+    const sock = net.connect({ host: this.opts.host, port: this.opts.port });
+    this.socket = sock;
+    sock.setNoDelay(true);
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      if (this.socket === sock && this.state === State.Connecting) this.onBroken(sock, 'connect-failed');
+    }, this.opts.connectTimeoutMs);
+    sock.once('connect', () => {
+      if (this.socket !== sock) return;
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+      this.state = State.Ready;
+      this.failures = 0;
+      this.connects++;
+      this.opts.onEvent?.('connected');
+      if (this.out.length) { this.lastProgressAt = Date.now(); scheduleFlush(this); }
+    });
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('error', () => { /* 'close' follows; the error is counted there */ });
+    sock.on('close', (hadError) => {
+      if (this.socket !== sock) return;
+      this.onBroken(sock, this.state === State.Connecting ? 'connect-failed' : hadError ? 'error' : 'eof');
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastProgressAt = Date.now();
+    const scanner = this.scanner;
+    scanner.feed(chunk);
+    let frame: Buffer | null;
+    try {
+      while ((frame = scanner.nextFrame()) !== null) {
+        const t = this.pending.shift();
+        this.responses++;
+        if (t === undefined) throw new Error('reply without a request');
+        t.onReply(frame);
+      }
+    } catch (err) {
+      // A backend that speaks garbage cannot be trusted with the rest of the pipeline.
+      this.errors++;
+      this.opts.onEvent?.('error');
+      this.drop(backendError(this.opts.label, `protocol error (${(err as Error).message})`));
+      this.scheduleReconnect(0);
+    }
+  }
+
+  private onBroken(sock: net.Socket, why: UpstreamEvent): void {
+    if (this.socket !== sock) return;
+    if (why === 'eof') this.eofs++;
+    else this.errors++;
+    this.opts.onEvent?.(why);
+    this.drop(backendError(this.opts.label, 'unavailable'));
+    if (why === 'connect-failed') { this.failures++; this.firstAttempt = false; }
+    this.scheduleReconnect(reconnectDelay(this.failures));
+  }
+
+  /** Destroys the socket and answers every queued and outstanding request with `err`. */
+  private drop(err: Buffer): void {
+    const sock = this.socket;
+    this.socket = null;
+    if (this.state !== State.Closed) this.state = State.Down;
+    if (sock) sock.destroy();
+    this.out = [];
+    this.outBytes = 0;
+    for (let t = this.pending.shift(); t !== undefined; t = this.pending.shift()) t.onReply(err);
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    if (this.state === State.Closed || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
+    this.reconnectTimer.unref();
+  }
+}
