@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { startNutcracker, startRedisMany, type RedisServer } from '../helpers/servers.js';
+import { RedisServer, startNutcracker, startRedisMany } from '../helpers/servers.js';
 import {
   HASH_NAMES, createDistributor, type DistributionName, type HashName, type ShardServer,
 } from '../../src/sharding/index.js';
@@ -104,8 +104,29 @@ test('placement agrees with the real nutcracker', { timeout: 120_000 }, async (t
     { title: 'modula, weights 1/2/3', backends: backends.slice(0, 3), weights: [1, 2, 3], distribution: 'modula', keys: 1500 },
     { title: 'hash md5', backends: backends.slice(0, 5), hash: 'md5', keys: 1500 },
     { title: 'named + weights + hash_tag $$ + murmur', backends: backends.slice(10, 14), names: ['a', 'b', 'c', 'd'], weights: [3, 1, 2, 5], hash: 'murmur', hashTag: '$$', keys: 800 },
+    // nutcracker orders servers by name (shorter first): modula must follow that order
+    { title: 'modula, names of different lengths', backends: backends.slice(7, 11), names: ['zeta', 'b', 'alpha', 'cc'], weights: [1, 2, 1, 3], distribution: 'modula', keys: 800 },
     ...HASH_NAMES.map((h): Pool => ({ title: `ketama + ${h}`, backends: backends.slice(14, 19), hash: h, keys: 500 })),
     ...HASH_NAMES.map((h): Pool => ({ title: `modula + ${h}`, backends: backends.slice(19, 25), hash: h, distribution: 'modula', keys: 300 })),
   ];
   for (const pool of pools) await t.test(pool.title, (st) => checkPool(pool, direct, st));
+
+  // Port 11211: the identity is the host alone. Other loopback addresses keep 11211 free of clashes.
+  await t.test('port 11211 servers are named by host only', async (st) => {
+    const extra: RedisServer[] = [];
+    for (const host of ['127.0.0.2', '127.0.0.3']) {
+      try {
+        extra.push(await RedisServer.start({ host, port: 11211 }));
+      } catch {
+        break;
+      }
+    }
+    st.after(() => Promise.all(extra.map((s) => s.stop())));
+    if (extra.length < 2) return st.skip('could not bind 127.0.0.2/127.0.0.3:11211');
+    for (const s of extra) direct.set(s, new Redis({ host: s.host, port: s.port }));
+    st.after(() => { for (const s of extra) direct.get(s)!.disconnect(); });
+    const mixed = [extra[0], backends[0], extra[1]];
+    await checkPool({ title: 'ketama 11211', backends: mixed, keys: 600 }, direct, st);
+    await checkPool({ title: 'modula 11211', backends: mixed, distribution: 'modula', weights: [2, 1, 3], keys: 600 }, direct, st);
+  });
 });
