@@ -18,6 +18,7 @@ import { instanceEnv, loadSpecFor, planFor, prepareInstanceDir } from './instanc
 import { LogBuffer } from './log-buffer.js';
 import type { FunctionHealth, InstanceInfo, LogLine, ProviderEvent, RuntimeProvider } from './provider.js';
 import { WatchdogProcess } from './watchdog-process.js';
+import type { InstancePool } from './pool/warm-pool.js';
 
 export interface ProcessProviderOptions {
   /** Bundles live in <bundlesDir>/<bundleId>/ (the gateway stores uploads there). */
@@ -36,6 +37,8 @@ export interface ProcessProviderOptions {
   backoff?: Partial<BackoffPolicy>;
   host?: string;
   pythonBin?: string;
+  /** Warm pool (pool/warm-pool.ts): cold starts take a generic started process when they can. */
+  pool?: InstancePool;
 }
 
 interface Inst {
@@ -231,7 +234,9 @@ export class ProcessProvider implements RuntimeProvider {
       inst.dir = dirs.root;
       const env = instanceEnv(rec, info.id, plan, dirs);
       this.system(rec.name, info.id, `starting (${plan.runtime}, ${plan.mode} mode, version ${rec.version})`);
-      const wp = await WatchdogProcess.spawn({ kind: plan.kind, env, cwd: dirs.work, runDir: this.runDir, memoryLimitBytes: plan.memoryLimitBytes, host: info.host, pythonBin: this.opts.pythonBin });
+      const pooled = this.opts.pool?.take(plan, info.host);
+      if (pooled) info.fromPool = true;
+      const wp = pooled ?? await WatchdogProcess.spawn({ kind: plan.kind, env, cwd: dirs.work, runDir: this.runDir, memoryLimitBytes: plan.memoryLimitBytes, host: info.host, pythonBin: this.opts.pythonBin });
       inst.wp = wp;
       info.pid = wp.pid;
       info.port = wp.port;
