@@ -1,0 +1,342 @@
+/**
+ * The NATS JetStream driver. Jobs live in a work-queue stream (subject `<prefix>.<fn>`),
+ * consumed through one durable pull consumer with explicit acks, ack_wait and max_deliver;
+ * the job is acked only after it is finished. Status and results live in a KV bucket, so
+ * any gateway on the same JetStream answers status queries. Failed and dead jobs are also
+ * copied to a dead-letter stream (`<prefix>-dead.<callId>`) from which they can be re-driven.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, headers as natsHeaders, nanos,
+  type JetStreamClient, type JetStreamManager, type JsMsg, type KV, type MsgHdrs, type NatsConnection,
+} from 'nats';
+import {
+  QUEUE_DEFAULTS, type AsyncQueue, type EnqueueInput, type EnqueueResult, type FinalStatus, type Job,
+  type JobOutcome, type JobState, type JobStatus, type QueueCommonOptions, type Reservation,
+} from './types.js';
+import { nowNs } from './codec.js';
+import { decodeJob, decodeState, encodeJob, encodeState } from './nats-codec.js';
+
+export interface NatsQueueOptions extends QueueCommonOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** Stream name; buckets and the consumer derive from it. Default `TRELLIS_ASYNC`. */
+  stream?: string;
+  /** Subject prefix. Default `trellis.async`. */
+  subjectPrefix?: string;
+  /**
+   * JetStream max_deliver: a backstop only, since attempts are counted in the status bucket
+   * (a saturated worker's release would otherwise burn deliveries). Default 1000.
+   */
+  maxDeliver?: number;
+  /** Stream duplicate window for Nats-Msg-Id de-duplication of re-published enqueues. Default 2 min. */
+  duplicateWindowMs?: number;
+  /** How long one operation keeps trying while the server is unreachable. Default 10 s. */
+  opTimeoutMs?: number;
+}
+
+const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'dead']);
+
+export class NatsQueue implements AsyncQueue {
+  readonly driver = 'nats' as const;
+  private readonly leases = new Map<string, { msg: JsMsg; state: JobState }>();
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly kv: KV,
+    private readonly idem: KV,
+    private readonly names: { stream: string; dead: string; durable: string; prefix: string },
+    private readonly opts: Required<QueueCommonOptions> & { opTimeoutMs: number },
+  ) {}
+
+  static async connect(o: NatsQueueOptions): Promise<NatsQueue> {
+    const stream = o.stream ?? 'TRELLIS_ASYNC';
+    const prefix = o.subjectPrefix ?? 'trellis.async';
+    const names = { stream, dead: `${stream}_DEAD`, durable: `${stream}_WORKER`, prefix };
+    const common = {
+      ackWaitMs: o.ackWaitMs ?? QUEUE_DEFAULTS.ackWaitMs,
+      resultTtlMs: o.resultTtlMs ?? QUEUE_DEFAULTS.resultTtlMs,
+      idempotencyWindowMs: o.idempotencyWindowMs ?? QUEUE_DEFAULTS.idempotencyWindowMs,
+      defaultMaxAttempts: o.defaultMaxAttempts ?? QUEUE_DEFAULTS.defaultMaxAttempts,
+      opTimeoutMs: o.opTimeoutMs ?? 10_000,
+    };
+    const nc = await connect({
+      servers: o.servers, name: 'trellis-async', maxReconnectAttempts: -1, reconnectTimeWait: 250,
+      waitOnFirstConnect: true, timeout: 5000,
+    });
+    try {
+      const jsm = await nc.jetstreamManager();
+      await ensureStream(jsm, {
+        name: stream, subjects: [`${prefix}.>`], retention: RetentionPolicy.Workqueue, storage: StorageType.File,
+        duplicate_window: nanos(o.duplicateWindowMs ?? 120_000),
+      });
+      await ensureStream(jsm, {
+        name: names.dead, subjects: [`${prefix}-dead.>`], retention: RetentionPolicy.Limits, storage: StorageType.File,
+        max_age: nanos(common.resultTtlMs), max_msgs_per_subject: 1,
+      });
+      const consumer = {
+        durable_name: names.durable, ack_policy: AckPolicy.Explicit, ack_wait: nanos(common.ackWaitMs),
+        max_deliver: o.maxDeliver ?? 1000, deliver_policy: DeliverPolicy.All, filter_subject: `${prefix}.>`,
+        max_ack_pending: 100_000,
+      };
+      const existing = await jsm.consumers.info(stream, names.durable).catch(() => undefined);
+      if (existing) await jsm.consumers.update(stream, names.durable, { ack_wait: consumer.ack_wait, max_deliver: consumer.max_deliver });
+      else await jsm.consumers.add(stream, consumer);
+      const js = nc.jetstream();
+      const kv = await js.views.kv(`${stream}_STATUS`, { history: 1, ttl: common.resultTtlMs, storage: StorageType.File });
+      const idem = await js.views.kv(`${stream}_IDEMPOTENCY`, { history: 1, ttl: common.idempotencyWindowMs, storage: StorageType.File });
+      return new NatsQueue(nc, js, jsm, kv, idem, names, common);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    this.assertOpen();
+    let callId = input.callId ?? randomUUID();
+    let msgId = callId;
+    if (input.idempotencyKey !== undefined) {
+      const key = createHash('sha256').update(input.idempotencyKey).digest('hex');
+      msgId = `idem-${key}`;
+      const first = await this.op(async () => {
+        try {
+          await this.idem.create(key, Buffer.from(callId));
+          return undefined;
+        } catch {
+          const e = await this.idem.get(key);
+          if (e && e.operation === 'PUT') return Buffer.from(e.value).toString();
+          await this.idem.put(key, Buffer.from(callId));
+          return undefined;
+        }
+      });
+      if (first !== undefined) return { callId: first, duplicate: true };
+    }
+    const job: Job = {
+      callId, fn: input.fn, request: input.request, maxAttempts: input.maxAttempts ?? this.opts.defaultMaxAttempts,
+      enqueuedAt: Date.now(), startTimeNs: input.startTimeNs ?? nowNs(),
+      ...(input.callbackUrl ? { callbackUrl: input.callbackUrl } : {}),
+    };
+    const state: JobState = {
+      callId, fn: job.fn, status: 'queued', attempts: 0, maxAttempts: job.maxAttempts, enqueuedAt: job.enqueuedAt,
+      ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+    };
+    await this.op(() => this.kv.put(callId, encodeState(state)));
+    await this.publishJob(job, msgId);
+    callId = job.callId;
+    return { callId, duplicate: false };
+  }
+
+  async reserve(max: number, waitMs: number): Promise<Reservation[]> {
+    this.assertOpen();
+    let msgs = await this.fetch(max, 0);
+    if (msgs.length === 0 && waitMs > 0) msgs = await this.fetch(1, waitMs);
+    const out: Reservation[] = [];
+    for (const msg of msgs) {
+      const r = await this.claim(msg).catch(() => undefined);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** Turns a delivered message into a reservation, or settles it when it needs no run. */
+  private async claim(msg: JsMsg): Promise<Reservation | undefined> {
+    const job = decodeJob(msg.headers, msg.data);
+    if (!job) { msg.term(); return undefined; }
+    const prev = await this.op(() => this.kv.get(job.callId)).then((e) => (e && e.operation === 'PUT' ? decodeState(e.value) : undefined));
+    if (prev && TERMINAL.has(prev.status)) { msg.ack(); return undefined; }
+    const now = Date.now();
+    const base: JobState = prev ?? {
+      callId: job.callId, fn: job.fn, status: 'queued', attempts: 0, maxAttempts: job.maxAttempts, enqueuedAt: job.enqueuedAt,
+      ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+    };
+    const attempt = base.attempts + 1;
+    if (attempt > job.maxAttempts) {
+      // Redelivered after its last attempt's lease ran out: a crash loop, dead-letter it.
+      await this.settle(msg, job, { ...base, status: 'dead', finishedAt: now, lastError: 'lease expired on the last attempt' });
+      return undefined;
+    }
+    const state: JobState = { ...base, status: 'running', attempts: attempt, startedAt: now };
+    delete state.nextAttemptAt;
+    await this.op(() => this.kv.put(job.callId, encodeState(state)));
+    const token = randomUUID();
+    this.leases.set(token, { msg, state });
+    return { job, attempt, token };
+  }
+
+  async extend(r: Reservation): Promise<void> {
+    this.leases.get(r.token)?.msg.working();
+  }
+
+  async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome): Promise<void> {
+    const lease = this.take(r);
+    if (!lease) return;
+    const state: JobState = {
+      ...lease.state, status, finishedAt: Date.now(), result: outcome,
+      ...(failureText(outcome) ? { lastError: failureText(outcome) } : {}),
+    };
+    await this.settle(lease.msg, r.job, state);
+  }
+
+  async nack(r: Reservation, delayMs: number, outcome?: JobOutcome): Promise<'queued' | 'dead'> {
+    if (r.attempt >= r.job.maxAttempts) {
+      const lease = this.take(r);
+      if (!lease) return 'dead';
+      const state: JobState = { ...lease.state, status: 'dead', finishedAt: Date.now(), ...(outcome ? { result: outcome } : {}) };
+      const why = outcome && failureText(outcome);
+      if (why) state.lastError = why;
+      await this.settle(lease.msg, r.job, state);
+      return 'dead';
+    }
+    const lease = this.take(r);
+    if (!lease) return 'queued';
+    const state: JobState = { ...lease.state, status: 'queued', nextAttemptAt: Date.now() + delayMs, ...(outcome ? { result: outcome } : {}) };
+    const why = outcome && failureText(outcome);
+    if (why) state.lastError = why;
+    await this.op(() => this.kv.put(r.job.callId, encodeState(state)));
+    lease.msg.nak(Math.max(0, Math.round(delayMs)));
+    return 'queued';
+  }
+
+  async release(r: Reservation, delayMs: number): Promise<void> {
+    const lease = this.take(r);
+    if (!lease) return;
+    const state: JobState = { ...lease.state, status: 'queued', attempts: Math.max(0, lease.state.attempts - 1) };
+    await this.op(() => this.kv.put(r.job.callId, encodeState(state)));
+    lease.msg.nak(Math.max(0, Math.round(delayMs)));
+  }
+
+  async status(callId: string): Promise<JobState | undefined> {
+    if (!isKvKey(callId)) return undefined;
+    const e = await this.op(() => this.kv.get(callId));
+    return e && e.operation === 'PUT' ? decodeState(e.value) : undefined;
+  }
+
+  async list(filter: { status?: JobStatus; limit?: number } = {}): Promise<JobState[]> {
+    const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
+    let ids: string[];
+    if (filter.status === 'dead' || filter.status === 'failed') {
+      const info = await this.op(() => this.jsm.streams.info(this.names.dead, { subjects_filter: `${this.names.prefix}-dead.>` }));
+      const cut = this.names.prefix.length + '-dead.'.length;
+      ids = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(cut));
+    } else {
+      ids = [];
+      const keys = await this.op(() => this.kv.keys());
+      for await (const k of keys) ids.push(k);
+    }
+    const out: JobState[] = [];
+    for (const id of ids) {
+      const s = await this.status(id);
+      if (s && (!filter.status || s.status === filter.status)) out.push(s);
+    }
+    out.sort((a, b) => a.enqueuedAt - b.enqueuedAt);
+    return out.slice(0, limit);
+  }
+
+  async retry(callId: string): Promise<boolean> {
+    const state = await this.status(callId);
+    if (!state || (state.status !== 'dead' && state.status !== 'failed')) return false;
+    const subject = `${this.names.prefix}-dead.${callId}`;
+    const stored = await this.op(() => this.jsm.streams.getMessage(this.names.dead, { last_by_subj: subject })).catch(() => undefined);
+    const job = stored && decodeJob(stored.header, stored.data);
+    if (!job) return false;
+    const queued: JobState = { ...state, status: 'queued', attempts: 0 };
+    delete queued.finishedAt;
+    delete queued.nextAttemptAt;
+    await this.op(() => this.kv.put(callId, encodeState(queued)));
+    await this.publishJob(job, `${callId}.retry.${randomUUID()}`);
+    await this.op(() => this.jsm.streams.purge(this.names.dead, { filter: subject }));
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.leases.clear();
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  /** Writes the final state, keeps failed/dead jobs re-drivable, then acks (in that order). */
+  private async settle(msg: JsMsg, job: Job, state: JobState): Promise<void> {
+    if (state.status === 'dead' || state.status === 'failed') {
+      const h = natsHeaders();
+      const payload = encodeJob(job, h);
+      await this.op(() => this.js.publish(`${this.names.prefix}-dead.${job.callId}`, payload, { headers: h }));
+    }
+    await this.op(() => this.kv.put(job.callId, encodeState(state)));
+    // If the ack is lost the job is redelivered, seen as finished, and acked then.
+    await msg.ackAck().catch(() => false);
+  }
+
+  private async publishJob(job: Job, msgID: string): Promise<void> {
+    const h = natsHeaders();
+    const payload = encodeJob(job, h);
+    await this.op(() => this.js.publish(`${this.names.prefix}.${job.fn}`, payload, { headers: h, msgID }));
+  }
+
+  private async fetch(max: number, waitMs: number): Promise<JsMsg[]> {
+    const out: JsMsg[] = [];
+    const opts = waitMs > 0 ? { batch: max, expires: Math.max(1000, waitMs) } : { batch: max, no_wait: true };
+    try {
+      const it = this.js.fetch(this.names.stream, this.names.durable, opts);
+      for await (const m of it) out.push(m);
+    } catch (err) {
+      if (out.length === 0 && !this.closed) {
+        // Server away (restart): let the caller poll again shortly instead of spinning.
+        await new Promise((r) => setTimeout(r, 200));
+        if (!isTransient(err)) throw err;
+      }
+    }
+    return out;
+  }
+
+  private take(r: Reservation) {
+    const lease = this.leases.get(r.token);
+    this.leases.delete(r.token);
+    return lease;
+  }
+
+  /** Runs a JetStream operation, retrying transient failures (server restarting) for a while. */
+  private async op<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.opts.opTimeoutMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.closed || !isTransient(err) || Date.now() + delay > deadline) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('async queue is closed');
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, cfg: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+  const name = cfg.name as string;
+  const info = await jsm.streams.info(name).catch(() => undefined);
+  if (!info) await jsm.streams.add(cfg);
+}
+
+function isTransient(err: unknown): boolean {
+  const msg = String((err as { code?: string; message?: string })?.code ?? '') + ' ' + String((err as Error)?.message ?? err);
+  return /TIMEOUT|timeout|503|no responders|DISCONNECT|disconnect|CONNECTION|connection|closed|RECONNECT/i.test(msg) &&
+    !/CLOSED_CONNECTION_ERROR|connection closed$/.test(msg);
+}
+
+function failureText(o: JobOutcome): string | undefined {
+  if (o.error) return o.error;
+  return o.statusCode >= 200 && o.statusCode < 300 ? undefined : `function returned ${o.statusCode}`;
+}
+
+/** KV keys allow [-/_=.a-zA-Z0-9]; call ids are validated to that alphabet by the API. */
+function isKvKey(s: string): boolean {
+  return /^[-_=.a-zA-Z0-9]{1,200}$/.test(s) && !s.startsWith('.') && !s.endsWith('.');
+}
+
+export type { MsgHdrs };

@@ -1,0 +1,235 @@
+/**
+ * The embedded driver: one SQLite file (WAL, synchronous=FULL) in the data directory.
+ * Every enqueue is committed before it resolves; leases are rows with an expiry, so the
+ * jobs of a worker that died are delivered again once their lease runs out.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  QUEUE_DEFAULTS, type AsyncQueue, type EnqueueInput, type EnqueueResult, type FinalStatus, type JobOutcome,
+  type JobState, type JobStatus, type Reservation, type QueueCommonOptions,
+} from './types.js';
+import { decodeOutcome, encodeOutcome, nowNs } from './codec.js';
+
+export interface SqliteQueueOptions extends QueueCommonOptions {
+  /** Path of the database file, e.g. `<dataDir>/async-queue.db`. */
+  file: string;
+  /** Injected clock (epoch ms) for tests. */
+  now?: () => number;
+}
+
+interface Row {
+  seq: number; call_id: string; fn: string; method: string; path: string; query: string; headers: string;
+  body: Buffer; callback_url: string | null; status: JobStatus; attempts: number; max_attempts: number;
+  not_before: number; lease_until: number | null; lease_token: string | null; enqueued_at: number;
+  start_time_ns: string; started_at: number | null; finished_at: number | null; last_error: string | null;
+  result: Buffer | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  call_id TEXT NOT NULL UNIQUE, fn TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+  query TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, callback_url TEXT,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
+  not_before INTEGER NOT NULL, lease_until INTEGER, lease_token TEXT,
+  enqueued_at INTEGER NOT NULL, start_time_ns TEXT NOT NULL, started_at INTEGER, finished_at INTEGER,
+  last_error TEXT, result BLOB
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (status, not_before, seq);
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_until);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY, call_id TEXT NOT NULL, created_at INTEGER NOT NULL
+);`;
+
+export class SqliteQueue implements AsyncQueue {
+  readonly driver = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  private readonly opts: Required<QueueCommonOptions>;
+  private readonly wake = new EventEmitter();
+  private closed = false;
+  private lastSweep = 0;
+
+  constructor(options: SqliteQueueOptions) {
+    mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.now = options.now ?? Date.now;
+    this.opts = {
+      ackWaitMs: options.ackWaitMs ?? QUEUE_DEFAULTS.ackWaitMs,
+      resultTtlMs: options.resultTtlMs ?? QUEUE_DEFAULTS.resultTtlMs,
+      idempotencyWindowMs: options.idempotencyWindowMs ?? QUEUE_DEFAULTS.idempotencyWindowMs,
+      defaultMaxAttempts: options.defaultMaxAttempts ?? QUEUE_DEFAULTS.defaultMaxAttempts,
+    };
+    this.wake.setMaxListeners(0);
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    this.assertOpen();
+    const now = this.now();
+    const callId = input.callId ?? randomUUID();
+    const insert = this.db.transaction((): EnqueueResult => {
+      if (input.idempotencyKey !== undefined) {
+        const seen = this.db.prepare('SELECT call_id, created_at FROM idempotency WHERE key = ?')
+          .get(input.idempotencyKey) as { call_id: string; created_at: number } | undefined;
+        if (seen && seen.created_at > now - this.opts.idempotencyWindowMs) return { callId: seen.call_id, duplicate: true };
+        this.db.prepare('INSERT OR REPLACE INTO idempotency (key, call_id, created_at) VALUES (?, ?, ?)')
+          .run(input.idempotencyKey, callId, now);
+      }
+      const r = input.request;
+      this.db.prepare(`INSERT INTO jobs (call_id, fn, method, path, query, headers, body, callback_url, status,
+          max_attempts, not_before, enqueued_at, start_time_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`)
+        .run(callId, input.fn, r.method, r.path, r.query, JSON.stringify(r.headers), r.body, input.callbackUrl ?? null,
+          input.maxAttempts ?? this.opts.defaultMaxAttempts, now, now, input.startTimeNs ?? nowNs());
+      return { callId, duplicate: false };
+    });
+    const res = insert.immediate();
+    if (!res.duplicate) this.wake.emit('job');
+    return res;
+  }
+
+  async reserve(max: number, waitMs: number): Promise<Reservation[]> {
+    this.assertOpen();
+    const deadline = this.now() + waitMs;
+    for (;;) {
+      const got = this.take(max);
+      if (got.length > 0 || this.closed) return got;
+      const left = deadline - this.now();
+      if (left <= 0) return [];
+      await this.nextWake(Math.min(left, 50));
+    }
+  }
+
+  private take(max: number): Reservation[] {
+    const now = this.now();
+    this.sweep(now);
+    const tx = this.db.transaction((): Reservation[] => {
+      const rows = this.db.prepare(`SELECT * FROM jobs WHERE (status = 'queued' AND not_before <= ?)
+          OR (status = 'running' AND lease_until <= ?) ORDER BY seq LIMIT ?`).all(now, now, max) as Row[];
+      const out: Reservation[] = [];
+      for (const row of rows) {
+        if (row.status === 'running' && row.attempts >= row.max_attempts) {
+          // Redelivered after its last attempt's lease ran out: a crash loop, dead-letter it.
+          this.db.prepare(`UPDATE jobs SET status = 'dead', lease_token = NULL, lease_until = NULL, finished_at = ?,
+              last_error = ? WHERE seq = ?`).run(now, 'lease expired on the last attempt', row.seq);
+          continue;
+        }
+        const token = randomUUID();
+        this.db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_token = ?,
+            started_at = ? WHERE seq = ?`).run(now + this.opts.ackWaitMs, token, now, row.seq);
+        out.push({ job: rowToJob(row), attempt: row.attempts + 1, token });
+      }
+      return out;
+    });
+    return tx.immediate();
+  }
+
+  async extend(r: Reservation): Promise<void> {
+    this.db.prepare(`UPDATE jobs SET lease_until = ? WHERE lease_token = ? AND status = 'running'`)
+      .run(this.now() + this.opts.ackWaitMs, r.token);
+  }
+
+  async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome): Promise<void> {
+    this.db.prepare(`UPDATE jobs SET status = ?, finished_at = ?, lease_token = NULL, lease_until = NULL,
+        result = ?, last_error = ? WHERE lease_token = ? AND status = 'running'`)
+      .run(status, this.now(), encodeOutcome(outcome), outcome.error ?? errorOf(outcome), r.token);
+  }
+
+  async nack(r: Reservation, delayMs: number, outcome?: JobOutcome): Promise<'queued' | 'dead'> {
+    const now = this.now();
+    const dead = r.attempt >= r.job.maxAttempts;
+    this.db.prepare(`UPDATE jobs SET status = ?, not_before = ?, lease_token = NULL, lease_until = NULL,
+        finished_at = ?, result = coalesce(?, result), last_error = ? WHERE lease_token = ? AND status = 'running'`)
+      .run(dead ? 'dead' : 'queued', now + Math.max(0, delayMs), dead ? now : null,
+        outcome ? encodeOutcome(outcome) : null, outcome ? (outcome.error ?? errorOf(outcome)) : null, r.token);
+    return dead ? 'dead' : 'queued';
+  }
+
+  async release(r: Reservation, delayMs: number): Promise<void> {
+    this.db.prepare(`UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1), not_before = ?,
+        lease_token = NULL, lease_until = NULL WHERE lease_token = ? AND status = 'running'`)
+      .run(this.now() + Math.max(0, delayMs), r.token);
+    if (delayMs <= 0) this.wake.emit('job');
+  }
+
+  async status(callId: string): Promise<JobState | undefined> {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE call_id = ?').get(callId) as Row | undefined;
+    return row ? rowToState(row) : undefined;
+  }
+
+  async list(filter: { status?: JobStatus; limit?: number } = {}): Promise<JobState[]> {
+    const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
+    const rows = filter.status
+      ? this.db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY seq LIMIT ?').all(filter.status, limit)
+      : this.db.prepare('SELECT * FROM jobs ORDER BY seq LIMIT ?').all(limit);
+    return (rows as Row[]).map(rowToState);
+  }
+
+  async retry(callId: string): Promise<boolean> {
+    const info = this.db.prepare(`UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, finished_at = NULL,
+        lease_token = NULL, lease_until = NULL WHERE call_id = ? AND status IN ('dead', 'failed')`).run(this.now(), callId);
+    if (info.changes > 0) this.wake.emit('job');
+    return info.changes > 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake.emit('job');
+    this.db.close();
+  }
+
+  /** Drops finished results older than the TTL and expired idempotency keys (at most every 10 s). */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < 10_000) return;
+    this.lastSweep = now;
+    this.db.prepare(`DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'dead') AND finished_at < ?`)
+      .run(now - this.opts.resultTtlMs);
+    this.db.prepare('DELETE FROM idempotency WHERE created_at < ?').run(now - this.opts.idempotencyWindowMs);
+  }
+
+  private nextWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); this.wake.off('job', done); resolve(); };
+      const timer = setTimeout(done, ms);
+      this.wake.once('job', done);
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('async queue is closed');
+  }
+}
+
+function errorOf(o: JobOutcome): string | null {
+  return o.statusCode >= 200 && o.statusCode < 300 ? null : `function returned ${o.statusCode}`;
+}
+
+function rowToJob(row: Row) {
+  return {
+    callId: row.call_id, fn: row.fn, maxAttempts: row.max_attempts, enqueuedAt: row.enqueued_at,
+    startTimeNs: row.start_time_ns, ...(row.callback_url ? { callbackUrl: row.callback_url } : {}),
+    request: { method: row.method, path: row.path, query: row.query, headers: JSON.parse(row.headers), body: row.body },
+  };
+}
+
+function rowToState(row: Row): JobState {
+  const s: JobState = {
+    callId: row.call_id, fn: row.fn, status: row.status, attempts: row.attempts, maxAttempts: row.max_attempts,
+    enqueuedAt: row.enqueued_at,
+  };
+  if (row.started_at !== null) s.startedAt = row.started_at;
+  if (row.finished_at !== null) s.finishedAt = row.finished_at;
+  if (row.status === 'queued' && row.attempts > 0) s.nextAttemptAt = row.not_before;
+  if (row.last_error) s.lastError = row.last_error;
+  if (row.callback_url) s.callbackUrl = row.callback_url;
+  if (row.result) s.result = decodeOutcome(row.result);
+  return s;
+}
