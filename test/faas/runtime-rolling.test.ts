@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import { Agent, fetch } from 'undici';
 import { buildFunction } from '../../src/faas/build/index.js';
 import { ProcessProvider } from '../../src/faas/runtime/index.js';
 import type { FunctionRecord } from '../../src/faas/types.js';
@@ -51,7 +51,7 @@ test('rolling update and scale-down under continuous traffic lose no request', a
       const inst = ready[rr++ % ready.length];
       const body = `w${w}-${sent++}`;
       try {
-        const res = await fetch(`http://${inst.host}:${inst.port}/`, { method: 'POST', body, dispatcher: agent } as RequestInit);
+        const res = await fetch(`http://${inst.host}:${inst.port}/`, { method: 'POST', body, dispatcher: agent });
         const text = await res.text();
         if (res.status !== 200 || !text.endsWith(`:${body}`)) failures.push(`${res.status} ${text}`);
         else seen.set(text.split(':')[0], (seen.get(text.split(':')[0]) ?? 0) + 1);
