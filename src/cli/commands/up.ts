@@ -1,8 +1,174 @@
+/**
+ * `trellis up`: the all-in-one command. Starts every component the config asks for (for now the
+ * Redis proxy, in front of managed redis-servers when the config names no backends), prints
+ * what runs where, and stops everything cleanly on SIGINT/SIGTERM.
+ *
+ * Components are entries of UP_COMPONENTS: each reads its own section of the config file and
+ * returns a running handle. A new component (e.g. the function gateway) adds one entry.
+ */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { ConfigError, parseProxyConfigText, startRedisProxy, type RedisProxy } from '../../redis/index.js';
+import { ManagedBackends } from '../../redis/managed-backends.js';
 
-// Placeholder until the component lands; replaced by the owner of `trellis up`.
+export interface UpOptions {
+  config?: string;
+  /** Redis proxy listen address (default 127.0.0.1:6380). */
+  listen?: string;
+  /** How many managed redis-servers when the config names no backends (default 3). */
+  managedBackends: number;
+}
+
+/** The parsed `trellis up` config file: one optional section per component. */
+export type UpConfig = Record<string, unknown>;
+
+export interface RunningComponent {
+  /** Lines telling the user what runs where. */
+  describe(): string[];
+  /** Stops the component and everything it started; must not throw. */
+  stop(): Promise<void>;
+}
+
+export interface UpComponent {
+  name: string;
+  /** Starts the component, or returns undefined when the config does not ask for it. */
+  start(config: UpConfig, opts: UpOptions): Promise<RunningComponent | undefined>;
+}
+
+const DEFAULT_LISTEN = '127.0.0.1:6380';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** twemproxy files are maps of pool name → pool with `servers`; ours use `backends`. */
+function namesBackends(section: Record<string, unknown>): boolean {
+  const pools = Array.isArray(section.pools) ? section.pools : [section, ...Object.values(section)];
+  return pools.some((p) => isRecord(p) && (p.backends !== undefined || p.servers !== undefined));
+}
+
+/**
+ * The Redis proxy: the `redis_proxy` section (same shape as `trellis redis-proxy --config`, or a
+ * twemproxy file). Without backends, Trellis starts managed redis-servers and shards over them.
+ */
+const redisProxyComponent: UpComponent = {
+  name: 'redis-proxy',
+  async start(config, opts) {
+    let section: Record<string, unknown> = isRecord(config.redis_proxy) ? { ...config.redis_proxy } : {};
+    let managed: ManagedBackends | undefined;
+    const proxies: RedisProxy[] = [];
+    try {
+      if (!namesBackends(section)) {
+        managed = await ManagedBackends.start({ count: opts.managedBackends });
+        const backends = managed.addresses;
+        if (Array.isArray(section.pools)) {
+          section.pools = section.pools.map((p) => (isRecord(p) ? { ...p, backends } : p));
+        } else {
+          section = { ...section, backends };
+        }
+      }
+      // --listen (or the 6380 default) applies to a single pool that names no listener itself.
+      if (!Array.isArray(section.pools) && !Object.values(section).some((v) => isRecord(v) && 'servers' in v)) {
+        if (opts.listen !== undefined || section.listen === undefined) section.listen = opts.listen ?? DEFAULT_LISTEN;
+      } else if (opts.listen !== undefined) {
+        throw new ConfigError('--listen: the config defines several pools; set each pool\'s listen in the file');
+      }
+      const parsed = parseProxyConfigText(stringifyYaml({ redis_proxy: section }), opts.config ?? 'trellis up');
+      for (const pool of parsed.pools) proxies.push(await startRedisProxy(pool));
+    } catch (err) {
+      await Promise.all(proxies.map((p) => p.close(0)));
+      await managed?.stop();
+      throw err;
+    }
+    return {
+      describe: () => [
+        ...proxies.map((p) => {
+          const { host, port } = p.address();
+          const c = p.config;
+          return `redis-proxy  pool "${c.name}" listening on ${host}:${port} -> ${c.backends.length} backends (${c.distribution}, ${c.hash}${c.hashTag ? `, hash_tag ${c.hashTag}` : ''})`;
+        }),
+        ...(managed?.servers ?? []).map((s) => `redis-server ${s.address} pid ${s.process.proc.pid} (managed, no persistence)`),
+      ],
+      async stop() {
+        await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
+        await managed?.stop().catch(() => undefined);
+      },
+    };
+  },
+};
+
+/** Every component `trellis up` knows, in start order (stopped in reverse). */
+export const UP_COMPONENTS: UpComponent[] = [redisProxyComponent];
+
+export function readUpConfig(path: string | undefined): UpConfig {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--config: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: invalid YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (!isRecord(doc)) throw new ConfigError(`${path}: expected a YAML map at the top level`);
+  // A plain proxy config (ours or twemproxy's) is accepted as the redis_proxy section.
+  const known = UP_COMPONENTS.map((c) => c.name.replace('-', '_'));
+  if (!Object.keys(doc).some((k) => known.includes(k))) return { redis_proxy: doc };
+  return doc;
+}
+
+/** Starts every component; on failure stops the ones already running and rethrows. */
+export async function startUp(opts: UpOptions): Promise<RunningComponent[]> {
+  const config = readUpConfig(opts.config);
+  const running: RunningComponent[] = [];
+  try {
+    for (const c of UP_COMPONENTS) {
+      const r = await c.start(config, opts);
+      if (r) running.push(r);
+    }
+  } catch (err) {
+    for (const r of running.reverse()) await r.stop();
+    throw err;
+  }
+  return running;
+}
+
+export async function stopUp(running: RunningComponent[]): Promise<void> {
+  for (const r of [...running].reverse()) await r.stop();
+}
+
 export function registerUp(program: Command): void {
-  program.command('up').description('(not built yet)').action(() => {
-    throw new Error('trellis up is not built yet');
-  });
+  program
+    .command('up')
+    .description('Run everything: the Redis proxy on 127.0.0.1:6380, in front of 3 managed redis-servers unless the config names backends')
+    .option('--config <file>', 'YAML config: a redis_proxy section (our format or a twemproxy file)')
+    .option('--listen <host:port>', `Redis proxy listen address (default ${DEFAULT_LISTEN})`)
+    .option('--managed-backends <n>', 'managed redis-servers to start when the config names no backends', '3')
+    .action(async (o: { config?: string; listen?: string; managedBackends: string }) => {
+      const n = Number(o.managedBackends);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError('--managed-backends: expected an integer between 1 and 64');
+      const running = await startUp({ config: o.config, listen: o.listen, managedBackends: n });
+      process.stdout.write(`trellis up: running\n${running.flatMap((r) => r.describe()).map((l) => `  ${l}\n`).join('')}Press Ctrl-C to stop.\n`);
+      let stopping = false;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stopping) {
+          process.stderr.write(`trellis up: ${sig} again, exiting now\n`);
+          process.exit(1);
+        }
+        stopping = true;
+        process.stdout.write(`trellis up: ${sig}, stopping\n`);
+        stopUp(running).then(
+          () => { process.stdout.write('trellis up: stopped\n'); process.exit(0); },
+          (err: unknown) => { process.stderr.write(`trellis up: error while stopping: ${String(err)}\n`); process.exit(1); },
+        );
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
 }

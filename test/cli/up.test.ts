@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { ManagedProcess } from '../../src/util/managed-process.js';
+import { getFreePort, waitForPort } from '../../src/util/net.js';
+import { startRedisMany } from '../helpers/servers.js';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+function trellis(args: string[]): ManagedProcess {
+  return new ManagedProcess(process.execPath, ['--import', 'tsx', MAIN, ...args]);
+}
+
+async function waitForOutput(p: ManagedProcess, re: RegExp, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(p.recentOutput())) {
+    if (!p.running) throw new Error(`trellis exited early:\n${p.recentOutput()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${p.recentOutput()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return p.recentOutput();
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+test('trellis up: sharded Redis over 3 managed redis-servers, all gone after SIGTERM', async (t) => {
+  const port = await getFreePort();
+  const up = trellis(['up', '--listen', `127.0.0.1:${port}`]);
+  t.after(() => up.stop());
+  const out = await waitForOutput(up, /Press Ctrl-C/);
+  await waitForPort(port);
+  const servers = [...out.matchAll(/redis-server (127\.0\.0\.1):(\d+) pid (\d+)/g)].map((m) => ({ port: Number(m[2]), pid: Number(m[3]) }));
+  assert.equal(servers.length, 3, out);
+  assert.match(out, new RegExp(`listening on 127\\.0\\.0\\.1:${port} -> 3 backends`));
+
+  const client = new Redis({ host: '127.0.0.1', port });
+  const keys = Array.from({ length: 60 }, (_, i) => `${i}:user`);
+  await client.set(keys[0], 'v0');
+  assert.equal(await client.get(keys[0]), 'v0');
+  await client.mset(Object.fromEntries(keys.map((k) => [k, `v-${k}`])));
+  assert.deepEqual(await client.mget(...keys), keys.map((k) => `v-${k}`));
+  assert.equal(await client.dbsize(), keys.length);
+  client.disconnect();
+
+  // The keys really are spread over the managed servers.
+  let holding = 0;
+  for (const s of servers) {
+    const direct = new Redis({ host: '127.0.0.1', port: s.port });
+    if ((await direct.dbsize()) > 0) holding++;
+    direct.disconnect();
+  }
+  assert.ok(holding >= 2, `only ${holding} of 3 backends hold keys`);
+
+  up.signal('SIGTERM');
+  assert.equal(await up.waitExit(), 0, up.recentOutput());
+  assert.match(up.recentOutput(), /trellis up: stopped/);
+  for (const s of servers) assert.equal(alive(s.pid), false, `redis-server pid ${s.pid} survived`);
+});
+
+test('trellis up --config: uses the backends the config names, refuses a bad config', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-up-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await getFreePort();
+  const good = join(dir, 'good.yml');
+  writeFileSync(good, `redis_proxy:\n  listen: 127.0.0.1:${port}\n  hash_tag: "{}"\n  backends:\n${backends.map((b) => `    - ${b.address}\n`).join('')}`);
+  const up = trellis(['up', '--config', good]);
+  t.after(() => up.stop());
+  const out = await waitForOutput(up, /Press Ctrl-C/);
+  assert.doesNotMatch(out, /managed/);
+  assert.match(out, /-> 2 backends \(ketama, fnv1a_64, hash_tag \{\}\)/);
+  const client = new Redis({ host: '127.0.0.1', port });
+  await client.set('{t}a', '1');
+  assert.equal(await client.get('{t}a'), '1');
+  client.disconnect();
+  up.signal('SIGINT');
+  assert.equal(await up.waitExit(), 0);
+
+  const bad = join(dir, 'bad.yml');
+  writeFileSync(bad, 'redis_proxy:\n  distribution: nosuch\n');
+  const refused = trellis(['up', '--config', bad]);
+  assert.equal(await refused.waitExit(), 1);
+  assert.match(refused.recentOutput(), /distribution/);
+  assert.doesNotMatch(refused.recentOutput(), /at .*\.ts:\d+/); // a message, not a stack trace
+});
