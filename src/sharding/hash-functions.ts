@@ -6,8 +6,8 @@
  * fnv1a_64, fnv1_32, fnv1a_32, one_at_a_time and the 3-byte tail of hsieh, so bytes >= 0x80
  * are sign-extended (x86 behaviour; an ARM build of nutcracker would hash them differently).
  */
-import { hash as cryptoHash } from 'node:crypto';
 import { hashCrc16, hashCrc32, hashCrc32a } from './crc.js';
+import { md5First32 } from './md5.js';
 
 export type HashName =
   | 'one_at_a_time' | 'md5' | 'crc16' | 'crc32' | 'crc32a' | 'fnv1_64' | 'fnv1a_64'
@@ -64,8 +64,7 @@ export function oneAtATime(buf: Buffer, start = 0, end = buf.length): number {
 
 /** The md5 hash: the first 4 digest bytes as a little-endian uint32. */
 export function md5(buf: Buffer, start = 0, end = buf.length): number {
-  const d = cryptoHash('md5', start === 0 && end === buf.length ? buf : buf.subarray(start, end), 'buffer');
-  return d.readUInt32LE(0);
+  return md5First32(buf, start, end);
 }
 
 export function hsieh(buf: Buffer, start = 0, end = buf.length): number {

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { HASH_NAMES, crc16, hashFunction, hashTagRange, keySlot, parseSlotRanges } from '../../src/sharding/index.js';
 
 // Upstream expectations for "apple" (twemproxy src/test_all.c, libmemcached hash_results.h).
@@ -90,4 +92,17 @@ test('slot range parsing', () => {
   assert.throws(() => parseSlotRanges('5-1'), /invalid slot range/);
   assert.throws(() => parseSlotRanges('0-16384'), /invalid slot range/);
   assert.throws(() => parseSlotRanges('abc'), /invalid slot range/);
+});
+
+test('hand-written md5 equals node:crypto for every length 0..300 and random inputs', () => {
+  const bytes = Buffer.from(Array.from({ length: 400 }, (_, i) => (i * 131 + 7) & 0xff));
+  const md5 = hashFunction('md5');
+  for (let len = 0; len <= 300; len++) {
+    const ref = createHash('md5').update(bytes.subarray(5, 5 + len)).digest().readUInt32LE(0);
+    assert.equal(md5(bytes, 5, 5 + len), ref, `len ${len}`);
+  }
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (a) => {
+    const b = Buffer.from(a);
+    return md5(b) === createHash('md5').update(b).digest().readUInt32LE(0);
+  }), { numRuns: 300 });
 });
