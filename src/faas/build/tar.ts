@@ -133,7 +133,8 @@ export function unpackEntries(tar: Buffer, limits: ExtractLimits = {}): TarEntry
     const data = tar.subarray(dataStart, dataStart + size);
     off = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     if (type === 'x') { paxPath = parsePax(data).path ?? paxPath; continue; }
-    if (type === 'g') continue;
+    if (type === 'L') { paxPath = readString(data, 0, data.length); continue; } // GNU long name
+    if (type === 'g' || type === 'K') continue;
     const prefix = readString(h, 345, 155);
     const rawName = paxPath ?? (prefix ? `${prefix}/${readString(h, 0, 100)}` : readString(h, 0, 100));
     paxPath = undefined;
