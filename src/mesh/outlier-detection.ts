@@ -6,8 +6,9 @@
  *   connect failures, timeouts and resets also count towards consecutive_gateway_failure.
  *   A success resets both counters.
  * - Reaching a threshold ejects the host with probability enforcing_…/100 (defaults 100 for
- *   5xx, 0 for gateway failures, as Envoy), unless that would exceed max_ejection_percent of
- *   the hosts — except that one host can always be ejected when none is.
+ *   5xx, 0 for gateway failures, as Envoy), unless the share of hosts already ejected is at
+ *   or above max_ejection_percent (Envoy's check: so one ejection may go past the cap, and
+ *   with few hosts the first ejection is always allowed).
  * - Ejection time = base_ejection_time × times ejected, capped at max_ejection_time
  *   (but never below base_ejection_time). The multiplier drops by one for every `interval`
  *   a host spends un-ejected.
@@ -163,9 +164,8 @@ export class OutlierDetector {
 
   private eject(host: string, s: HostState, reason: EjectionReason, now: number): OutlierEvent {
     const active = this.ejectedCount(now);
-    const percent = (100 * (active + 1)) / this.hosts.size;
     let ev: OutlierEvent;
-    if (active > 0 && percent > this.o.maxEjectionPercent) {
+    if ((100 * active) / this.hosts.size >= this.o.maxEjectionPercent) {
       ev = { type: 'overflow', host, at: now, reason };
     } else {
       s.timesEjected++;

@@ -6,6 +6,7 @@
  * serverFor() returns an index into the `servers` array, or -1 when no server can take the
  * key: for `slots`, the key's slot is assigned to no server; for the others, no server is
  * live (or every live server got 0 ketama points). The proxy turns -1 into an error reply.
+ * As in twemproxy, a single-server pool always answers 0 without hashing, live or not.
  */
 import { crc16 } from './crc.js';
 import { hashFunction, type HashName } from './hash-functions.js';

@@ -58,7 +58,7 @@ test('ejection time grows with repeated ejections, capped by max_ejection_time, 
   assert.equal(ev?.type === 'eject' && ev.ejectionTimeMs, 250); // 3 × 100 capped
 });
 
-test('max_ejection_percent caps simultaneous ejections, but one host can always be ejected', () => {
+test('max_ejection_percent: no new ejection once the ejected share reaches it (one may go past, as Envoy)', () => {
   const d = new OutlierDetector(hosts(4), { consecutive5xx: 1 }); // 10 % of 4 hosts < 1 host
   assert.equal(d.recordFailure('h0', 'error', 0)?.type, 'eject');
   assert.equal(d.recordFailure('h1', 'error', 1)?.type, 'overflow');
@@ -71,6 +71,13 @@ test('max_ejection_percent caps simultaneous ejections, but one host can always 
   // once h0 returns, h2 can be ejected
   assert.equal(half.recordFailure('h2', 'error', 30_000)?.type, 'eject');
   assert.deepEqual(show(half.tick(30_000)).filter((e) => e.startsWith('uneject')), ['uneject:h0@30000', 'uneject:h1@30000']);
+  // 3 hosts, 50 %: 0 % and 33 % ejected are below the cap, so a second ejection (66 %) happens
+  const three = new OutlierDetector(hosts(3), { consecutive5xx: 1, maxEjectionPercent: 50 });
+  assert.equal(three.recordFailure('h0', 'error', 0)?.type, 'eject');
+  assert.equal(three.recordFailure('h1', 'error', 0)?.type, 'eject');
+  assert.equal(three.recordFailure('h2', 'error', 0)?.type, 'overflow');
+  const none = new OutlierDetector(hosts(3), { consecutive5xx: 1, maxEjectionPercent: 0 });
+  assert.equal(none.recordFailure('h0', 'error', 0)?.type, 'overflow');
 });
 
 test('gateway failures: counted separately, enforced only when enforcing_consecutive_gateway_failure > 0', () => {

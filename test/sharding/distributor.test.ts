@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   KetamaContinuum, createDistributor, ketamaPoints, keySlot, serverIdentity, twemproxyOrder, type ShardServer,
 } from '../../src/sharding/index.js';
@@ -177,4 +178,15 @@ test('bad config gives clear errors', () => {
   assert.throws(() => ketama(local([7000]), { hash: 'nope' }), /unknown hash "nope"/);
   assert.throws(() => ketama(local([7000]), { hashTag: '{' }), /hash_tag must be exactly 2 characters/);
   assert.throws(() => ketama(local([7000, 7001]), { live: [true] }), /live has 1 entries for 2 servers/);
+});
+
+test('ring lookup equals a linear scan for the first point >= hash (property)', () => {
+  const servers = local(range(7000, 7), [1, 2, 3, 1, 1, 5, 2]);
+  const ring = new KetamaContinuum(servers.map((s) => ({ identity: serverIdentity(s), weight: s.weight })));
+  const scan = (h: number) => {
+    for (let i = 0; i < ring.points; i++) if (ring.values[i] >= h) return ring.owners[i];
+    return ring.owners[0];
+  };
+  fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (h) => ring.lookup(h) === scan(h)), { numRuns: 2000 });
+  for (let i = 0; i < ring.points; i++) assert.equal(ring.lookup(ring.values[i]), scan(ring.values[i]));
 });
