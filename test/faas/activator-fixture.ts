@@ -1,92 +1,110 @@
 /**
- * A small RuntimeProvider for activator tests that spawns real node HTTP processes (one per
- * instance). Behaviour per function from envVars: DELAY_MS (response delay; `?ms=` overrides),
- * NEVER_READY=1 (listens but never reports ready), EXIT_AT_START=1 (exits at once).
+ * A real function platform for activator, scale and pool tests: bundles built by the build
+ * pipeline, the ProcessProvider running watchdog processes, optionally a warm pool, and the
+ * activator on top.
  */
-import { randomUUID } from 'node:crypto';
-import { ManagedProcess } from '../../src/util/managed-process.js';
-import type { InstanceInfo, ProviderEvent, RuntimeProvider } from '../../src/faas/runtime/provider.js';
-import type { FunctionRecord } from '../../src/faas/types.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { createActivator, type ActivatorHandle, type ActivatorOptions } from '../../src/faas/activator/index.js';
+import { buildFunction } from '../../src/faas/build/index.js';
+import { ProcessProvider } from '../../src/faas/runtime/index.js';
+import { WarmPool, type WarmPoolOptions } from '../../src/faas/runtime/pool/index.js';
+import type { FunctionDeployment, FunctionRecord } from '../../src/faas/types.js';
 
-const SERVER = `
-const http = require('node:http');
-const delay = Number(process.env.DELAY_MS || 0);
-const srv = http.createServer((req, res) => {
-  const q = new URL(req.url, 'http://x').searchParams.get('ms');
-  setTimeout(() => res.end(process.env.INSTANCE_ID), q === null ? delay : Number(q));
-});
-if (process.env.EXIT_AT_START) process.exit(3);
-srv.listen(0, '127.0.0.1', () => { if (!process.env.NEVER_READY) process.stdout.write('PORT ' + srv.address().port + '\\n'); });
-process.on('SIGTERM', () => srv.close(() => process.exit(0)));
+/** Answers with its instance id after `?ms=` (or DELAY_MS) milliseconds. */
+export const ECHO_ID = `
+export default async (req) => {
+  const ms = Number(req.query.ms ?? process.env.DELAY_MS ?? 0);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+  return process.env.TRELLIS_INSTANCE_ID;
+};
 `;
+/** Never finishes loading: its instance never becomes ready. */
+export const NEVER_READY = `await new Promise(() => {});\nexport default () => 'unreachable';\n`;
+/** Fails while loading. */
+export const BROKEN = `throw new Error('broken at import');\nexport default () => 'unreachable';\n`;
 
-interface Inst { info: InstanceInfo; proc: ManagedProcess }
+export interface FnDef { code?: string; python?: string; spec?: Partial<FunctionDeployment> }
 
-export class FixtureProvider implements RuntimeProvider {
-  private readonly byId = new Map<string, Inst>();
-  private readonly listeners = new Set<(e: ProviderEvent) => void>();
-  /** Highest number of live instances per function ever seen. */
-  readonly peak = new Map<string, number>();
-  starts = 0;
+export interface Platform {
+  root: string;
+  bundlesDir: string;
+  provider: ProcessProvider;
+  act: ActivatorHandle;
+  registry: Registry;
+  pool?: WarmPool;
+  records: Map<string, FunctionRecord>;
+  /** Highest count of live instances seen per function. */
+  peak: Map<string, number>;
+  close(): Promise<void>;
+}
 
-  constructor(private readonly lookup: (name: string) => FunctionRecord | undefined) {}
-
-  async deploy(): Promise<void> {}
-  async scale(): Promise<void> {}
-  async remove(): Promise<void> {}
-  health() { return { restarts: 0, crashLoop: false }; }
-  logs() { return []; }
-  followLogs() { return () => {}; }
-  on(l: (e: ProviderEvent) => void): () => void { this.listeners.add(l); return () => this.listeners.delete(l); }
-
-  instances(name: string): InstanceInfo[] {
-    return [...this.byId.values()].filter((i) => i.info.functionName === name).map((i) => i.info);
+export async function platform(fns: Record<string, FnDef>, opts: { pool?: WarmPoolOptions['size']; activator?: Partial<ActivatorOptions> } = {}): Promise<Platform> {
+  const root = mkdtempSync(join(tmpdir(), 'trellis-act-'));
+  const bundlesDir = join(root, 'bundles');
+  const runDir = join(root, 'run');
+  mkdirSync(runDir, { recursive: true });
+  const records = new Map<string, FunctionRecord>();
+  let pool: WarmPool | undefined;
+  if (opts.pool) {
+    pool = new WarmPool({ runDir, size: opts.pool });
+    await pool.start();
   }
-
-  startInstance(name: string): Promise<InstanceInfo> {
-    const rec = this.lookup(name);
-    if (!rec) return Promise.reject(new Error(`no function ${name}`));
-    this.starts++;
-    const id = `${name}-${randomUUID().slice(0, 8)}`;
-    const proc = new ManagedProcess(process.execPath, ['-e', SERVER], { env: { ...process.env, ...rec.spec.envVars, INSTANCE_ID: id } });
-    const info: InstanceInfo = { id, functionName: name, version: rec.version, host: '127.0.0.1', port: 0, state: 'starting', startedAt: Date.now(), pid: proc.proc.pid };
-    this.byId.set(id, { info, proc });
-    const live = this.instances(name).length;
-    this.peak.set(name, Math.max(this.peak.get(name) ?? 0, live));
-    return new Promise((resolve, reject) => {
-      let buf = '';
-      const onData = (b: Buffer) => {
-        buf += b.toString();
-        const m = /PORT (\d+)\n/.exec(buf);
-        if (!m) return;
-        proc.proc.stdout?.off('data', onData);
-        info.port = Number(m[1]);
-        info.state = 'ready';
-        info.startupMs = Date.now() - info.startedAt;
-        resolve({ ...info });
-        this.emit({ type: 'instance-ready', instance: { ...info } });
-      };
-      proc.proc.stdout?.on('data', onData);
-      void proc.waitExit().then((code) => {
-        const wasReady = info.state === 'ready' || info.state === 'draining';
-        info.state = 'stopped';
-        this.byId.delete(id);
-        if (!wasReady) reject(new Error(`instance ${id} exited with code ${code} before it was ready`));
-        this.emit({ type: 'instance-gone', instance: { ...info }, reason: `exited (${code})` });
-      });
-    });
+  const provider = new ProcessProvider({ bundlesDir, runDir, pool, startTimeoutMs: 5000, drainMs: 3000, drainQuietMs: 20 });
+  const peak = new Map<string, number>();
+  provider.on((e) => {
+    const n = provider.instances(e.instance.functionName).filter((i) => i.state !== 'stopped' && i.state !== 'crashed').length;
+    peak.set(e.instance.functionName, Math.max(peak.get(e.instance.functionName) ?? 0, n));
+  });
+  for (const [name, def] of Object.entries(fns)) {
+    const src = join(root, 'src', name);
+    mkdirSync(src, { recursive: true });
+    if (def.python !== undefined) writeFileSync(join(src, 'handler.py'), def.python);
+    else if (def.code !== undefined || !def.spec?.envProcess) {
+      writeFileSync(join(src, 'handler.js'), `// ${name}\n${def.code ?? ECHO_ID}`);
+      writeFileSync(join(src, 'package.json'), '{"type":"module"}');
+    }
+    let bundleId: string | undefined;
+    if (!def.spec?.envProcess) bundleId = (await buildFunction(src, { cacheDir: bundlesDir })).bundleId;
+    const now = new Date().toISOString();
+    const rec: FunctionRecord = { name, spec: { service: name, ...def.spec }, bundleId, createdAt: now, updatedAt: now, replicas: 0, version: 1 };
+    records.set(name, rec);
+    await provider.deploy(rec);
   }
+  const registry = new Registry();
+  const act = createActivator({ provider, functions: (n) => records.get(n), registry, ...opts.activator });
+  return {
+    root, bundlesDir, provider, act, registry, pool, records, peak,
+    async close() {
+      await act.close();
+      await provider.close();
+      await pool?.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
 
-  async stopInstance(id: string, drainMs = 5000): Promise<void> {
-    const i = this.byId.get(id);
-    if (!i) return;
-    i.info.state = 'draining';
-    await i.proc.stop(drainMs);
+/** One invocation through the activator: lease, real HTTP request, release. Returns the body. */
+export async function invoke(act: ActivatorHandle, fn: string, path = '/'): Promise<string> {
+  const lease = await act.acquire(fn);
+  let ok = false;
+  try {
+    const res = await fetch(`http://${lease.host}:${lease.port}${path}`);
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`${fn}${path}: HTTP ${res.status}: ${body}`);
+    ok = true;
+    return body;
+  } finally {
+    lease.release({ ok, durationMs: 0 });
   }
+}
 
-  async close(): Promise<void> {
-    await Promise.all([...this.byId.values()].map((i) => i.proc.stop(1000)));
+export async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
-
-  private emit(e: ProviderEvent): void { for (const l of this.listeners) l(e); }
 }

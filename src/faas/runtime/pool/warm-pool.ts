@@ -66,6 +66,9 @@ export class WarmPool implements InstancePool {
   /** Idle processes ready to take per runtime. */
   size(kind: WatchdogKind): number { return this.idle[kind].length; }
 
+  /** Process ids of the idle processes (diagnostics). */
+  idlePids(kind: WatchdogKind): number[] { return this.idle[kind].map((w) => w.pid).filter((x): x is number => x !== undefined); }
+
   /** Why `plan` must start fresh, or undefined when a pooled process can serve it. */
   unsuitable(plan: RunPlan, host: string): string | undefined {
     if (plan.mode !== 'http') return 'classic mode (custom command)';
