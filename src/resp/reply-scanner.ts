@@ -21,6 +21,10 @@ export class ReplyScanner extends InputBuffer {
   private readonly limits: ParserLimits;
   /** Type byte of the frame most recently returned (e.g. 0x2d '-' for errors, 0x3e '>' for push). */
   lastType = 0;
+  /** Bounds of the last frame found by scan(), in `buffer`. */
+  frameStart = 0;
+  frameEnd = 0;
+  private cur: Buffer = Buffer.alloc(0);
   private inFrame = false;
   private pos = 0;
   private depth = 0;
@@ -34,14 +38,38 @@ export class ReplyScanner extends InputBuffer {
     this.counts = new Float64Array(this.limits.maxDepth + 1);
   }
 
+  /** Next complete reply's original bytes (a subarray, no copy), or null when incomplete. */
   nextFrame(): Buffer | null {
-    if (this.starved()) return null;
+    return this.scan() ? this.cur.subarray(this.frameStart, this.frameEnd) : null;
+  }
+
+  /**
+   * Allocation-free variant of nextFrame() for hot paths: true when a frame is complete; it is
+   * then buffer[frameStart, frameEnd) until the next feed()/scan(). Bytes are never overwritten
+   * by the scanner afterwards, but copy them if they are kept for long (they pin the chunk).
+   */
+  scan(): boolean {
+    if (this.starved()) return false;
+    for (;;) {
+      if (this.step()) return true;
+      if (!this.refill()) {
+        this.releaseIfEmpty();
+        return false;
+      }
+    }
+  }
+
+  /** Buffer holding the frame found by the last successful scan(). */
+  get buffer(): Buffer { return this.cur; }
+
+  /** True when a frame is complete; false when incomplete (state saved, `need` set). */
+  private step(): boolean {
     const buf = this.store;
     const end = this.end;
     if (!this.inFrame) {
       if (this.start >= end) {
-        this.releaseIfEmpty();
-        return null;
+        this.need = 0;
+        return false;
       }
       this.inFrame = true;
       this.pos = this.start;
@@ -53,7 +81,7 @@ export class ReplyScanner extends InputBuffer {
     let p = this.pos;
     let depth = this.depth;
     for (;;) {
-      if (p >= end) return this.suspend(p, depth, p - this.start + 1);
+      if (p >= end) return this.suspend(p, depth, 0);
       const t = buf[p];
       if (depth === this.valueDepth && (depth === 0 || counts[depth - 1] === 1)) {
         if (t === 124) this.valueDepth = depth + 1;
@@ -69,7 +97,7 @@ export class ReplyScanner extends InputBuffer {
           }
           if (i + 1 >= end) {
             if (i - p > lim.maxBulkBytes) throw new RespProtocolError(ERR_LINE);
-            return this.suspend(p, depth, end - this.start + 1);
+            return this.suspend(p, depth, 0);
           }
           if (buf[i + 1] !== 10 || (t === 95 && i !== p + 1)) throw new RespProtocolError(ERR_EXPECTED_CRLF);
           next = i + 2;
@@ -77,7 +105,7 @@ export class ReplyScanner extends InputBuffer {
         }
         case 36: case 33: case 61: { // $ ! =
           const q = this.readInt(buf, p + 1, end, ERR_BULK);
-          if (q < 0) return this.suspend(p, depth, end - this.start + 1);
+          if (q < 0) return this.suspend(p, depth, 0);
           const len = this.num;
           if (len < 0) {
             if (len !== -1 || t !== 36) throw new RespProtocolError(ERR_BULK);
@@ -92,7 +120,7 @@ export class ReplyScanner extends InputBuffer {
         }
         case 42: case 37: case 126: case 62: case 124: { // * % ~ > |
           const q = this.readInt(buf, p + 1, end, ERR_AGG);
-          if (q < 0) return this.suspend(p, depth, end - this.start + 1);
+          if (q < 0) return this.suspend(p, depth, 0);
           let n = this.num;
           if (n < 0) {
             if (n !== -1 || t !== 42) throw new RespProtocolError(ERR_AGG);
@@ -118,22 +146,26 @@ export class ReplyScanner extends InputBuffer {
       // One element done: close every container it completes.
       while (depth > 0 && --counts[depth - 1] === 0) depth--;
       if (depth === 0) {
-        const frame = buf.subarray(this.start, p);
+        this.cur = buf;
+        this.frameStart = this.start;
+        this.frameEnd = p;
         this.start = p;
         this.inFrame = false;
         this.need = 0;
         this.lastType = this.topType;
-        return frame;
+        return true;
       }
     }
   }
 
-  private suspend(p: number, depth: number, need: number): null {
-    if (need > this.limits.maxRequestBytes) throw new RespProtocolError(ERR_TOO_BIG);
+  private suspend(p: number, depth: number, need: number): false {
+    if (need > this.limits.maxRequestBytes || (need === 0 && this.end - this.start > this.limits.maxRequestBytes)) {
+      throw new RespProtocolError(ERR_TOO_BIG);
+    }
     this.pos = p;
     this.depth = depth;
     this.need = need;
-    return null;
+    return false;
   }
 
   protected rebase(delta: number): void {

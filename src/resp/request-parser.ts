@@ -49,6 +49,11 @@ export class RequestParser extends InputBuffer {
   get argEnd(): Int32Array { return this.ends; }
   get inline(): boolean { return this.isInline; }
 
+  /** Bounds of the command's original bytes in `buffer` (allocation-free alternative to raw()). */
+  get rawStart(): number { return this.cmdStart; }
+  get rawEnd(): number { return this.cmdEnd; }
+
+  /** The command's original bytes (inline commands: re-encoded as multibulk). A subarray, no copy. */
   raw(): Buffer { return this.cur.subarray(this.cmdStart, this.cmdEnd); }
   arg(i: number): Buffer { return this.cur.subarray(this.starts[i], this.ends[i]); }
   argString(i: number): string { return this.cur.toString('utf8', this.starts[i], this.ends[i]); }
@@ -80,78 +85,80 @@ export class RequestParser extends InputBuffer {
 
   private parse(): boolean {
     if (this.starved()) return false;
-    const buf = this.store;
-    const end = this.end;
-    const lim = this.limits;
     for (;;) {
-      let p: number;
-      let idx: number;
-      let expected = this.expected;
-      if (expected === 0) {
-        const s = this.start;
-        if (s >= end) {
-          this.releaseIfEmpty();
-          return false;
-        }
-        if (buf[s] !== 42) {
-          const r = this.parseInline(buf, s, end);
-          if (r === 0) continue; // blank line
-          return r > 0;
-        }
-        p = this.readInt(buf, s + 1, end, ERR_INVALID_MULTIBULK_LEN);
-        if (p < 0) return this.wait(end - s + 1);
-        expected = this.num;
-        if (expected > lim.maxArrayLength) throw new RespProtocolError(ERR_INVALID_MULTIBULK_LEN);
-        if (expected <= 0) { // like Redis: an empty multibulk is skipped
-          this.start = p;
-          continue;
-        }
-        idx = 0;
-        this.expected = expected;
-      } else {
-        p = this.pos;
-        idx = this.parsed;
+      const r = this.step();
+      if (r > 0) return true;
+      if (r < 0 && !this.refill()) {
+        this.releaseIfEmpty();
+        return false;
       }
-      const s = this.start;
-      while (idx < expected) {
-        if (p >= end) return this.suspend(p, idx, p - s + 1);
-        if (buf[p] !== 36) throw expectedDollar(buf[p]);
-        const q = this.readInt(buf, p + 1, end, ERR_INVALID_BULK_LEN);
-        if (q < 0) return this.suspend(p, idx, end - s + 1);
-        const len = this.num;
-        if (len < 0 || len > lim.maxBulkBytes) throw new RespProtocolError(ERR_INVALID_BULK_LEN);
-        const after = q + len + 2;
-        if (after - s > lim.maxRequestBytes) throw new RespProtocolError(ERR_REQUEST_TOO_BIG);
-        if (after > end) return this.suspend(p, idx, after - s);
-        if (buf[after - 2] !== 13 || buf[after - 1] !== 10) throw new RespProtocolError(ERR_EXPECTED_CRLF);
-        if (idx === this.starts.length) this.grow();
-        this.starts[idx] = q;
-        this.ends[idx] = q + len;
-        idx++;
-        p = after;
-      }
-      this.expected = 0;
-      this.need = 0;
-      this.cur = buf;
-      this.cmdStart = s;
-      this.cmdEnd = p;
-      this.argc = expected;
-      this.isInline = false;
-      this.start = p;
-      return true;
     }
   }
 
-  private wait(need: number): boolean {
-    this.need = need;
-    return false;
+  /** 1: a command is ready; 0: skipped an empty command, go on; -1: incomplete (state saved, `need` set). */
+  private step(): number {
+    const buf = this.store;
+    const end = this.end;
+    const lim = this.limits;
+    let p: number;
+    let idx: number;
+    let expected = this.expected;
+    const s = this.start;
+    if (expected === 0) {
+      if (s >= end) return this.wait(0);
+      if (buf[s] !== 42) return this.parseInline(buf, s, end);
+      p = this.readInt(buf, s + 1, end, ERR_INVALID_MULTIBULK_LEN);
+      if (p < 0) return this.wait(0);
+      expected = this.num;
+      if (expected > lim.maxArrayLength) throw new RespProtocolError(ERR_INVALID_MULTIBULK_LEN);
+      if (expected <= 0) { // like Redis: an empty multibulk is skipped
+        this.start = p;
+        return 0;
+      }
+      idx = 0;
+      this.expected = expected;
+    } else {
+      p = this.pos;
+      idx = this.parsed;
+    }
+    while (idx < expected) {
+      if (p >= end) return this.suspend(p, idx, 0);
+      if (buf[p] !== 36) throw expectedDollar(buf[p]);
+      const q = this.readInt(buf, p + 1, end, ERR_INVALID_BULK_LEN);
+      if (q < 0) return this.suspend(p, idx, 0);
+      const len = this.num;
+      if (len < 0 || len > lim.maxBulkBytes) throw new RespProtocolError(ERR_INVALID_BULK_LEN);
+      const after = q + len + 2;
+      if (after - s > lim.maxRequestBytes) throw new RespProtocolError(ERR_REQUEST_TOO_BIG);
+      if (after > end) return this.suspend(p, idx, after - s);
+      if (buf[after - 2] !== 13 || buf[after - 1] !== 10) throw new RespProtocolError(ERR_EXPECTED_CRLF);
+      if (idx === this.starts.length) this.grow();
+      this.starts[idx] = q;
+      this.ends[idx] = q + len;
+      idx++;
+      p = after;
+    }
+    this.expected = 0;
+    this.need = 0;
+    this.cur = buf;
+    this.cmdStart = s;
+    this.cmdEnd = p;
+    this.argc = expected;
+    this.isInline = false;
+    this.start = p;
+    return 1;
   }
 
-  private suspend(p: number, idx: number, need: number): boolean {
+  private wait(need: number): number {
+    this.need = need;
+    return -1;
+  }
+
+  private suspend(p: number, idx: number, need: number): number {
     this.pos = p;
     this.parsed = idx;
     this.need = need;
-    return false;
+    return -1;
   }
 
   private grow(): void {
@@ -173,7 +180,7 @@ export class RequestParser extends InputBuffer {
     if (lf < 0) {
       if (end - s > max) throw new RespProtocolError(ERR_BIG_INLINE);
       this.lineScan = end;
-      this.need = end - s + 1;
+      this.need = 0;
       return -1;
     }
     if (lf - s > max) throw new RespProtocolError(ERR_BIG_INLINE);
