@@ -183,7 +183,11 @@ export class CommandGen {
   }
 
   private badCmd(): string[] {
-    switch (this.int(6)) {
+    switch (this.int(10)) {
+      case 6: return ['NOSUCHCMD', this.key(), 'x'];
+      case 7: return ['OBJECT', 'ENCODING', this.key()];
+      case 8: return ['OBJECT', 'ENCODING'];
+      case 9: return ['CONFIG', 'NOSUCHSUB'];
       case 0: return ['GET'];
       case 1: return ['SET', this.key('s')];
       case 2: return ['HSET', this.key('h'), 'f'];
@@ -212,4 +216,16 @@ export function normalize(cmd: string[], err: Error | null, value: unknown): unk
   }
   if (UNORDERED.has(name) && Array.isArray(value)) return [...value].sort();
   return value;
+}
+
+/** Reads a key's whole value by its type, for the final state comparison. */
+export function readCommandFor(type: string, key: string): string[] | undefined {
+  switch (type) {
+    case 'string': return ['GET', key];
+    case 'hash': return ['HGETALL', key];
+    case 'list': return ['LRANGE', key, '0', '-1'];
+    case 'set': return ['SMEMBERS', key];
+    case 'zset': return ['ZRANGE', key, '0', '-1', 'WITHSCORES'];
+    default: return undefined;
+  }
 }

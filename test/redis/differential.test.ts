@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisMany } from '../helpers/servers.js';
 import { startRedisProxy } from '../../src/redis/index.js';
-import { CommandGen, normalize } from './differential-gen.js';
+import { CommandGen, normalize, readCommandFor } from './differential-gen.js';
 
 const CLIENTS = 8;
 const BATCHES = Number(process.env.DIFF_BATCHES ?? 100);
@@ -62,6 +62,30 @@ test('differential: proxy over 4 shards answers exactly like one Redis', async (
   }));
   assert.deepEqual(mismatches, [], mismatches.join('\n'));
   assert.equal(total, CLIENTS * BATCHES * BATCH_SIZE);
+
+  // Final state: the same keys, types, values and expiry kinds through the proxy as in the direct Redis.
+  const viaProxy = new Redis({ host, port });
+  const viaDirect = new Redis({ host: direct.host, port: direct.port });
+  try {
+    const keys = ((await viaDirect.keys('*')) as string[]).sort();
+    assert.ok(keys.length > 100, `only ${keys.length} keys left`);
+    assert.deepEqual(((await viaProxy.keys('*')) as string[]).sort(), keys);
+    assert.equal(await viaProxy.dbsize(), keys.length);
+    const reads: string[][] = [];
+    for (const key of keys) {
+      const type = await viaDirect.type(key);
+      reads.push(['TYPE', key], ['TTL', key]);
+      const read = readCommandFor(type, key);
+      if (read) reads.push(read);
+    }
+    const [got, want] = await Promise.all([runPipeline(viaProxy, reads), runPipeline(viaDirect, reads)]);
+    reads.forEach((cmd, i) => {
+      assert.deepEqual(normalize(cmd, got[i][0], got[i][1]), normalize(cmd, want[i][0], want[i][1]), `seed ${seed}: ${JSON.stringify(cmd)}`);
+    });
+  } finally {
+    viaProxy.disconnect();
+    viaDirect.disconnect();
+  }
 
   // Multi-key commands really were split over shards, and no hash-tagged command was refused.
   const st = proxy.stats();
