@@ -103,6 +103,18 @@ if [ -n "${PORT[twemproxy]:-}" ]; then
   redis-benchmark -p "${PORT[twemproxy]}" -t set -r "$KEYSPACE" -n "$((KEYSPACE * 2))" -c 50 -P 16 -q >/dev/null 2>&1
 fi
 
+# Sanity: Trellis must find the keys twemproxy wrote (same placement), or the GET rows lie.
+if [ -n "${PORT[twemproxy]:-}" ] && [ -n "${PORT[trellis]:-}" ]; then
+  sample=()
+  for i in 1 2 3 5 8 13 21 34 55 89; do
+    sample+=("$(printf 'key:%012d' "$i")")
+    redis-cli -p "${PORT[twemproxy]}" SET "${sample[-1]}" "sample-$i" >/dev/null
+  done
+  if [ "$(redis-cli -p "${PORT[twemproxy]}" MGET "${sample[@]}")" != "$(redis-cli -p "${PORT[trellis]}" MGET "${sample[@]}")" ]; then
+    echo "bench: WARNING: Trellis and twemproxy disagree on sample keys (placement differs?)" >&2
+  fi
+fi
+
 MGET_CMD=(MGET)
 for i in $(seq 1 10); do MGET_CMD+=("key:__rand_int__"); done
 
