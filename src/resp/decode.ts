@@ -28,11 +28,20 @@ class Cursor {
     return this.buf.toString('utf8', s, e);
   }
 
+  /** A length/count line: optional '-' and 1..18 digits. */
   int(): number {
-    const [s, e] = this.line();
-    const str = this.buf.toString('latin1', s, e);
-    if (!/^-?\d{1,18}$/.test(str)) this.fail(`invalid length '${str}'`);
-    return Number(str);
+    const buf = this.buf;
+    let i = this.pos;
+    const neg = buf[i] === 45;
+    if (neg) i++;
+    const digits = i;
+    let v = 0;
+    while (i < buf.length && buf[i] >= 48 && buf[i] <= 57) v = v * 10 + buf[i++] - 48;
+    if (i === digits || i - digits > 18 || buf[i] !== 13 || buf[i + 1] !== 10) {
+      this.fail(`invalid length '${buf.toString('latin1', this.pos, Math.min(buf.length, i + 1, this.pos + 30))}'`);
+    }
+    this.pos = i + 2;
+    return neg ? -v : v;
   }
 
   blob(len: number): Buffer {
@@ -63,7 +72,12 @@ function value(c: Cursor, depth: number): RespValue {
     case 43: return { type: 'simple', value: c.text() };
     case 45: return { type: 'error', value: c.text() };
     case 58: {
+      const from = c.pos;
       const [s, e] = c.line();
+      if (e - s <= 15) {
+        c.pos = from;
+        return { type: 'integer', value: c.int() };
+      }
       const str = c.buf.toString('latin1', s, e);
       if (!/^-?\d+$/.test(str)) c.fail(`invalid integer '${str}'`);
       const n = Number(str);

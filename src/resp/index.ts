@@ -9,3 +9,4 @@ export {
   simpleString, errorReply, integerReply, bulkReply, arrayHeader, encodeCommand, encodeValue, formatDouble,
 } from './encode.js';
 export { splitInlineArgs } from './inline.js';
+export { arrayElements } from './elements.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeReply, encodeCommand, ReplyScanner, RequestParser, RespProtocolError } from '../../src/resp/index.js';
+import { arrayElements, decodeReply, encodeCommand, ReplyScanner, RequestParser, RespProtocolError } from '../../src/resp/index.js';
 import { allSplits, randomChunks, scanChunks } from './chunking.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -125,4 +125,17 @@ test('only frames straddling a chunk boundary are copied; the rest stay in place
     while (p.parseNext()) bufs.push(p.buffer === r1 ? 'r1' : p.buffer === r2 ? 'r2' : 'copy');
   }
   assert.deepEqual(bufs, ['r1', 'copy', 'r2', 'r2']);
+});
+
+test('arrayElements returns the original bytes of each element', () => {
+  const frame = b('*4\r\n$1\r\na\r\n$-1\r\n*2\r\n:1\r\n:2\r\n-ERR x\r\n');
+  assert.deepEqual(arrayElements(frame)?.map((e) => e.toString('latin1')), ['$1\r\na\r\n', '$-1\r\n', '*2\r\n:1\r\n:2\r\n', '-ERR x\r\n']);
+  assert.equal(arrayElements(b('*-1\r\n')), null);
+  assert.equal(arrayElements(b('_\r\n')), null);
+  assert.deepEqual(arrayElements(b('*0\r\n')), []);
+  assert.deepEqual(arrayElements(b('%1\r\n+k\r\n:1\r\n'))?.map(String), ['+k\r\n', ':1\r\n']);
+  assert.throws(() => arrayElements(b('*3\r\n:1\r\n')), /truncated/);
+  assert.throws(() => arrayElements(b('*1\r\n:1\r\n:2\r\n')), /trailing/);
+  assert.throws(() => arrayElements(b('+OK\r\n')), /expected an array/);
+  assert.deepEqual(arrayElements(b('*1\r\n:7\r\n'))?.map(String), [':7\r\n'], 'usable again after errors');
 });
