@@ -4,6 +4,7 @@
  * Every refusal names the offending field.
  */
 import { z } from 'zod';
+import { governanceShape, normalizeGovernance, type GovernanceConfig, type GovernanceInput } from './redis-governance.js';
 
 export const DISTRIBUTIONS = ['ketama', 'modula', 'random', 'slots'] as const;
 export type Distribution = (typeof DISTRIBUTIONS)[number];
@@ -45,6 +46,8 @@ export interface RedisPoolConfig {
   /** Largest request accepted from a client (Redis proto-max-bulk-len), bytes. */
   maxRequestBytes: number;
   backends: BackendSpec[];
+  /** Auth, health, limits, stats... (src/config/redis-governance.ts); absent = plain proxy. */
+  governance?: GovernanceConfig;
 }
 
 export interface RedisProxyConfig {
@@ -123,6 +126,7 @@ const poolSchema = z.strictObject({
   server_failure_limit: z.number().int().min(1).default(2),
   max_request_bytes: z.number().int().min(1024).default(512 * 1024 * 1024),
   backends: z.array(z.union([z.string(), backendObject])).min(1, 'at least one backend is required'),
+  ...governanceShape,
 });
 
 export type PoolInput = z.input<typeof poolSchema>;
@@ -162,6 +166,7 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     throw new ConfigError(`${field}.backends: slots are only meaningful with distribution: slots`);
   }
   const timeoutMs = p.timeout;
+  const governance = normalizeGovernance(p, (path, msg) => { throw new ConfigError(`${issuePath(field, path.split('.'))}: ${msg}`); });
   return {
     name: p.name ?? defaultName,
     listen,
@@ -176,6 +181,7 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     serverFailureLimit: p.server_failure_limit,
     maxRequestBytes: p.max_request_bytes,
     backends,
+    ...(governance ? { governance } : {}),
   };
 }
 
@@ -194,6 +200,8 @@ export interface PoolOptions {
   serverFailureLimit?: number;
   maxRequestBytes?: number;
   backends: Array<string | BackendSpec>;
+  /** Governance settings in the YAML (snake_case) shape, e.g. { auth: { users: [...] } }. */
+  governance?: GovernanceInput;
 }
 
 export function poolFromOptions(o: PoolOptions, field = 'pool'): RedisPoolConfig {
@@ -201,7 +209,7 @@ export function poolFromOptions(o: PoolOptions, field = 'pool'): RedisPoolConfig
     name: o.name, listen: o.listen, distribution: o.distribution, hash: o.hash, hash_tag: o.hashTag,
     timeout: o.timeoutMs, connect_timeout: o.connectTimeoutMs, server_connections: o.serverConnections,
     auto_eject_hosts: o.autoEjectHosts, server_retry_timeout: o.serverRetryTimeoutMs,
-    server_failure_limit: o.serverFailureLimit, max_request_bytes: o.maxRequestBytes,
+    server_failure_limit: o.serverFailureLimit, max_request_bytes: o.maxRequestBytes, ...o.governance,
     backends: o.backends?.map((b) => (typeof b === 'string' ? b : {
       host: b.host, port: b.port, weight: b.weight ?? 1, name: b.name,
       slots: b.slots?.map(([a, z2]) => `${a}-${z2}`),
