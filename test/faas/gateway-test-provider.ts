@@ -16,6 +16,7 @@ const http = require('node:http');
 const crypto = require('node:crypto');
 const port = Number(process.env.PORT);
 http.createServer((req, res) => {
+  if (req.url === '/fast') { req.resume(); req.on('end', () => res.end('hello\n')); return; }
   const u = new URL(req.url, 'http://x');
   if (u.pathname === '/crash') process.exit(3);
   if (u.pathname === '/hang') return;

@@ -53,6 +53,17 @@ export function unixNanos(): string {
   return ms + String(frac).padStart(6, '0');
 }
 
+/** Writes a head and the first body bytes with one syscall (small bodies are joined as latin1). */
+function writeWith(sock: net.Socket, prefix: string, body: Buffer): boolean {
+  if (prefix === '') return sock.write(body);
+  if (body.length <= 16384) return sock.write(body.length === 0 ? prefix : prefix + body.toString('latin1'), 'latin1');
+  sock.cork();
+  sock.write(prefix, 'latin1');
+  const ok = sock.write(body);
+  sock.uncork();
+  return ok;
+}
+
 export class ClientConnection implements UpstreamOwner {
   private state = State.Head;
   private buf: Buffer | null = null;
@@ -197,28 +208,23 @@ export class ClientConnection implements UpstreamOwner {
     this.ctx.inflight.add(this);
     if (req.body === 0) {
       this.reqDone = true;
-      this.connectUpstream(false);
+      this.connectUpstream(false, true);
     } else {
       this.reqRemaining = req.body;
       if (req.body === BODY_CHUNKED) this.reqTracker = new ChunkedTracker();
       const pending = this.buf;
       this.buf = null;
-      this.connectUpstream(false);
-      if (pending !== null) {
-        const up = this.up!.sock;
-        up.cork();
-        this.forwardBody(pending);
-        up.uncork();
-      }
+      this.connectUpstream(false, pending === null);
+      if (pending !== null) this.forwardBody(pending, this.upHead);
     }
     if (this.state === State.Forward) this.sock.resume();
   }
 
-  private connectUpstream(fresh: boolean): void {
+  private connectUpstream(fresh: boolean, writeHead: boolean): void {
     const lease = this.lease!;
     const up = this.ctx.pool.take(lease.host, lease.port, this, fresh);
     this.up = up;
-    up.sock.write(this.upHead, 'latin1');
+    if (writeHead) up.sock.write(this.upHead, 'latin1');
   }
 
   private leaseFailed(err: unknown): void {
@@ -234,7 +240,7 @@ export class ClientConnection implements UpstreamOwner {
   }
 
   /** Passes request body bytes to the instance; keeps bytes past the body for the next request. */
-  private forwardBody(chunk: Buffer): void {
+  private forwardBody(chunk: Buffer, prefix = ''): void {
     let bodyEnd: number;
     if (this.reqTracker !== null) {
       try {
@@ -253,7 +259,7 @@ export class ClientConnection implements UpstreamOwner {
     }
     const part = bodyEnd < 0 || bodyEnd === chunk.length ? chunk : chunk.subarray(0, bodyEnd);
     const up = this.up;
-    const ok = up === null || up.closed ? true : up.sock.write(part);
+    const ok = up === null || up.closed ? true : writeWith(up.sock, prefix, part);
     if (bodyEnd >= 0) {
       this.reqDone = true;
       this.reqTracker = null;
@@ -317,15 +323,12 @@ export class ClientConnection implements UpstreamOwner {
         if (resp.body === 0) this.responseComplete();
         return;
       }
-      this.sock.cork();
-      this.sock.write(head, 'latin1');
-      this.forwardResponseBody(buf, end);
-      this.sock.uncork();
+      this.forwardResponseBody(buf, end, head);
       return;
     }
   }
 
-  private forwardResponseBody(chunk: Buffer, start: number): void {
+  private forwardResponseBody(chunk: Buffer, start: number, prefix = ''): void {
     let end = chunk.length;
     let complete = false;
     if (this.respRemaining > 0) {
@@ -345,8 +348,8 @@ export class ClientConnection implements UpstreamOwner {
       complete = true;
       end = start;
     }
-    if (end > start) {
-      const ok = this.sock.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+    if (end > start || prefix !== '') {
+      const ok = writeWith(this.sock, prefix, start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
       if (!ok && !complete && this.up !== null) this.up.sock.pause();
     }
     if (complete) {
@@ -380,7 +383,7 @@ export class ClientConnection implements UpstreamOwner {
     if (!this.respHeadSent && this.respBuf === null && this.resp === null && up !== null && up.reused &&
         !this.retried && this.req!.body === 0) {
       this.retried = true;
-      this.connectUpstream(true);
+      this.connectUpstream(true, true);
       return;
     }
     const code = (error as NodeJS.ErrnoException | null)?.code;

@@ -22,6 +22,8 @@ export class ConflictError extends Error {}
 
 export class FunctionRegistry {
   private routes = new Map<string, FunctionRoute>();
+  /** In-memory copy of the store's records: the activator asks per request. */
+  private records = new Map<string, FunctionRecord>();
 
   constructor(
     private readonly store: FunctionStore,
@@ -36,7 +38,7 @@ export class FunctionRegistry {
 
   names(): string[] { return [...this.routes.keys()]; }
 
-  record(name: string): FunctionRecord | undefined { return this.store.getFunction(name); }
+  record(name: string): FunctionRecord | undefined { return this.records.get(name); }
 
   /** Pushes every stored function to the provider (after a gateway restart). */
   async restore(onError: (name: string, err: Error) => void): Promise<void> {
@@ -68,12 +70,15 @@ export class FunctionRegistry {
     if (!this.store.getFunction(name)) throw new NotFoundError(`function "${name}" not found`);
     this.store.deleteFunction(name);
     this.routes.delete(name);
+    this.records.delete(name);
     this.metrics.forget(name);
     await this.provider.remove(name);
   }
 
   async scale(name: string, replicas: number): Promise<void> {
     if (!this.store.setReplicas(name, replicas)) throw new NotFoundError(`function "${name}" not found`);
+    const r = this.records.get(name);
+    if (r) this.records.set(name, { ...r, replicas });
     await this.provider.scale(name, replicas);
   }
 
@@ -128,6 +133,7 @@ export class FunctionRegistry {
   }
 
   private setRoute(r: FunctionRecord): void {
+    this.records.set(r.name, r);
     const existing = this.routes.get(r.name);
     const t = timeoutMs(r.spec.timeout);
     if (existing) { existing.timeoutMs = t; return; }

@@ -8,7 +8,10 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
+import { createActivator } from '../activator/index.js';
 import type { Activator } from '../activator/types.js';
+import type { FunctionRecord } from '../types.js';
 import type { RuntimeProvider } from '../runtime/provider.js';
 import { openSqliteStore, type FunctionStore } from '../store/index.js';
 import { parseHostPort } from '../../util/net.js';
@@ -30,14 +33,26 @@ export interface ProviderDeps {
   secret(name: string): string | undefined;
 }
 
+export interface ActivatorDeps {
+  provider: RuntimeProvider;
+  functions: (name: string) => FunctionRecord | undefined;
+  listFunctions: () => string[];
+  /** The gateway's /metrics registry. */
+  registry: Registry;
+  log: (line: string) => void;
+}
+
 export interface GatewayOptions {
   /** "host:port" (default 127.0.0.1:8080); port 0 picks a free one. */
   listen?: string;
   dataDir: string;
   /** A provider, or a factory given the store (for secrets) and the bundles directory. */
   provider: RuntimeProvider | ((deps: ProviderDeps) => RuntimeProvider);
-  /** Defaults to a minimal round-robin activator over ready instances. */
-  activator?: Activator | ((provider: RuntimeProvider) => Activator);
+  /**
+   * Defaults to the Trellis activator (src/faas/activator: hold queue, breaker, KPA
+   * autoscaling incl. scale to zero); `'direct'` = plain round-robin over ready instances.
+   */
+  activator?: Activator | 'direct' | ((deps: ActivatorDeps) => Activator);
   /** Overrides TRELLIS_ADMIN_PASSWORD and the stored password. */
   adminPassword?: string;
   auth?: { invoke?: boolean };
@@ -79,10 +94,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const provider = typeof opts.provider === 'function'
     ? opts.provider({ store, bundlesDir, dataDir, secret: (n) => store.getSecret(n)?.value })
     : opts.provider;
-  const ownsActivator = typeof opts.activator !== 'object';
-  const activator = opts.activator === undefined ? createDirectActivator(provider)
-    : typeof opts.activator === 'function' ? opts.activator(provider) : opts.activator;
-
   let registry: FunctionRegistry | null = null;
   const metrics = createGatewayMetrics(
     (name) => registry?.record(name)?.replicas ?? 0,
@@ -90,6 +101,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   );
   registry = new FunctionRegistry(store, provider, metrics, bundlesDir);
   const reg = registry;
+  const activatorDeps: ActivatorDeps = {
+    provider, functions: (n) => reg.record(n), listFunctions: () => reg.names(), registry: metrics.registry, log,
+  };
+  const ownsActivator = typeof opts.activator !== 'object';
+  const activator = opts.activator === 'direct' ? createDirectActivator(provider)
+    : opts.activator === undefined ? createActivator(activatorDeps)
+    : typeof opts.activator === 'function' ? opts.activator(activatorDeps) : opts.activator;
 
   const pool = new UpstreamPool();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
