@@ -7,6 +7,7 @@
  * RESP3 attributes (`|`) are returned together with the value they annotate, as one frame;
  * `lastType` is then the annotated value's type byte. Push frames (`>`) are frames of their own.
  * Streamed strings/aggregates (`$?`, `*?`) are not supported (Redis never sends them).
+ * After a RespProtocolError the scanner stays failed (every later call rethrows).
  */
 import { ERR_EXPECTED_CRLF, resolveLimits, RespProtocolError, type ParserLimits } from './errors.js';
 import { InputBuffer } from './input-buffer.js';
@@ -25,6 +26,7 @@ export class ReplyScanner extends InputBuffer {
   frameStart = 0;
   frameEnd = 0;
   private cur: Buffer = Buffer.alloc(0);
+  private failure: RespProtocolError | null = null;
   private inFrame = false;
   private pos = 0;
   private depth = 0;
@@ -49,14 +51,25 @@ export class ReplyScanner extends InputBuffer {
    * by the scanner afterwards, but copy them if they are kept for long (they pin the chunk).
    */
   scan(): boolean {
+    if (this.failure) throw this.failure;
     if (this.starved()) return false;
-    for (;;) {
-      if (this.step()) return true;
-      if (!this.refill()) {
-        this.releaseIfEmpty();
-        return false;
+    try {
+      for (;;) {
+        if (this.step()) return true;
+        if (!this.refill()) {
+          this.releaseIfEmpty();
+          return false;
+        }
       }
+    } catch (e) {
+      if (e instanceof RespProtocolError) this.failure = e;
+      throw e;
     }
+  }
+
+  override feed(chunk: Buffer): void {
+    if (this.failure) throw this.failure;
+    super.feed(chunk);
   }
 
   /** Buffer holding the frame found by the last successful scan(). */
