@@ -2,14 +2,20 @@
  * A backend Redis server: a few multiplexed connections (twemproxy's server_connections),
  * their request timeout sweep, and the backend's counters under twemproxy's stats names.
  */
+import type { ConnectionOptions } from 'node:tls';
 import type { BackendSpec } from '../config/index.js';
-import { UpstreamConnection, type ReplyTarget } from './upstream-connection.js';
+import type { BackendGate } from './governance/hooks.js';
+import { UpstreamConnection, type ReplyTarget, type UpstreamEvent } from './upstream-connection.js';
 
 export interface BackendOptions {
   connections: number;
   connectTimeoutMs: number;
   timeoutMs: number;
   maxReplyBytes: number;
+  /** Sent first on every new connection (upstream AUTH), its reply checked, never forwarded. */
+  handshake?: Buffer;
+  /** TLS towards the backend. */
+  tls?: ConnectionOptions;
 }
 
 export interface BackendStats {
@@ -31,15 +37,18 @@ export class Backend {
   /** Ring identity: node name, else host:port. */
   readonly name: string;
   private readonly conns: UpstreamConnection[];
+  /** Governance: refuses requests while ejected or overloaded (null = no checks). */
+  gate: BackendGate | null = null;
 
-  /** onOutcome: connection-level success (connected) or failure (refused, eof, timeout). */
-  constructor(readonly spec: BackendSpec, opts: BackendOptions, onOutcome?: (ok: boolean) => void) {
+  /** onOutcome: connection-level success (connected) or failure (refused, eof, timeout, auth). */
+  constructor(readonly spec: BackendSpec, opts: BackendOptions, onOutcome?: (ok: boolean, ev: UpstreamEvent) => void) {
     this.address = `${spec.host}:${spec.port}`;
     this.name = spec.name ?? this.address;
     const label = this.address;
     this.conns = Array.from({ length: opts.connections }, () => new UpstreamConnection({
       host: spec.host, port: spec.port, label, connectTimeoutMs: opts.connectTimeoutMs, maxReplyBytes: opts.maxReplyBytes,
-      onEvent: onOutcome && ((ev) => onOutcome(ev === 'connected')),
+      handshake: opts.handshake, tls: opts.tls,
+      onEvent: onOutcome && ((ev) => onOutcome(ev === 'connected' || ev === 'authenticated', ev)),
     }));
   }
 
@@ -52,6 +61,10 @@ export class Backend {
   }
 
   send(clientId: number, request: Buffer, target: ReplyTarget): void {
+    if (this.gate !== null) {
+      const refusal = this.gate(clientId);
+      if (refusal !== null) return target.onReply(refusal);
+    }
     this.connectionFor(clientId).send(request, target);
   }
 

@@ -8,14 +8,25 @@ import type net from 'node:net';
 import { RequestParser, RespProtocolError, type ParserLimits } from '../resp/index.js';
 import { errorReply } from './errors.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import type { SessionGovernance } from './governance/hooks.js';
 import type { ReplyTarget } from './upstream-connection.js';
 
 /** A place in the client's reply order; filled by a backend reply or a merged reply. */
 export class Slot implements ReplyTarget {
   reply: Buffer | null = null;
   next: Slot | null = null;
+  /** Governance bookkeeping copied from the session's current request (stat row, start time, bytes, extra). */
+  stat = -1;
+  t0 = 0;
+  bytes = 0;
+  ext: object | null = null;
   constructor(readonly session: ClientSession) {}
   onReply(reply: Buffer): void {
+    const g = this.session.gov;
+    if (g !== null && g.onSlotReply(this, reply)) return;
+    this.fill(reply);
+  }
+  fill(reply: Buffer): void {
     this.reply = reply;
     if (this.session.head === this) this.session.drain();
   }
@@ -46,6 +57,13 @@ export class ClientSession implements Flushable {
   closed = false;
   /** Requests received (stats). */
   requests = 0;
+  /** Governance (auth, limits, stats) when the pool has it; set by the proxy on accept. */
+  gov: SessionGovernance | null = null;
+  /** Set by governance for the request being handled and moved into its slot. */
+  curStat = -1;
+  curT0 = 0;
+  curBytes = 0;
+  curExt: object | null = null;
 
   constructor(readonly socket: net.Socket, private readonly handler: RequestHandler, limits: Partial<ParserLimits>) {
     this.parser = new RequestParser(limits);
@@ -63,7 +81,7 @@ export class ClientSession implements Flushable {
       p.feed(chunk);
       while (p.parseNext()) {
         this.requests++;
-        this.handler.handle(this, p);
+        if (this.gov === null || !this.gov.onRequest(this, p)) this.handler.handle(this, p);
         if (this.closeAfterFlush) return;
       }
     } catch (err) {
@@ -80,6 +98,10 @@ export class ClientSession implements Flushable {
   /** A new reply slot at the end of the client's order. */
   slot(): Slot {
     const s = new Slot(this);
+    if (this.gov !== null) {
+      s.stat = this.curStat; s.t0 = this.curT0; s.bytes = this.curBytes; s.ext = this.curExt;
+      this.curStat = -1; this.curExt = null;
+    }
     if (this.tail === null) this.head = this.tail = s;
     else this.tail = this.tail.next = s;
     return s;
@@ -87,6 +109,7 @@ export class ClientSession implements Flushable {
 
   /** Answers the current request at once (local commands, errors). */
   reply(buf: Buffer): void {
+    if (this.gov !== null) this.gov.onImmediateReply(this, buf);
     if (this.head === null) this.push(buf);
     else this.slot().reply = buf;
   }

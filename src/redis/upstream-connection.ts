@@ -5,6 +5,8 @@
  * order. When the connection is down, requests fail at once with a clear error reply.
  */
 import net from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
+import { HandshakeReply } from './auth/upstream-auth.js';
 import { ReplyScanner } from '../resp/index.js';
 import { reconnectDelay } from './backoff.js';
 import { Fifo } from './fifo.js';
@@ -25,9 +27,13 @@ export interface UpstreamOptions {
   maxReplyBytes: number;
   /** Connection events, e.g. for auto_eject_hosts failure counting. */
   onEvent?: (ev: UpstreamEvent) => void;
+  /** Pipelined before any traffic on each new connection (upstream AUTH); its reply is checked, not forwarded. */
+  handshake?: Buffer;
+  /** Connect with TLS. */
+  tls?: ConnectionOptions;
 }
 
-export type UpstreamEvent = 'connected' | 'eof' | 'error' | 'timeout' | 'connect-failed';
+export type UpstreamEvent = 'connected' | 'eof' | 'error' | 'timeout' | 'connect-failed' | 'authenticated' | 'auth-failed';
 
 const enum State { Connecting, Ready, Down, Closed }
 
@@ -55,6 +61,9 @@ export class UpstreamConnection implements Flushable {
   errors = 0;
   timeouts = 0;
   connects = 0;
+  authFailures = 0;
+  /** The backend's answer to the last rejected handshake (Redis' text; never credentials). */
+  lastAuthError = '';
 
   constructor(private readonly opts: UpstreamOptions) {
     this.scanner = new ReplyScanner({ maxBulkBytes: opts.maxReplyBytes, maxArrayLength: 1 << 30 });
@@ -121,14 +130,20 @@ export class UpstreamConnection implements Flushable {
     if (this.state === State.Closed) return;
     this.state = State.Connecting;
     this.scanner = new ReplyScanner({ maxBulkBytes: this.opts.maxReplyBytes, maxArrayLength: 1 << 30 });
-    const sock = net.connect({ host: this.opts.host, port: this.opts.port });
+    const o = this.opts;
+    const sock = o.tls ? tls.connect({ ...o.tls, host: o.host, port: o.port }) : net.connect({ host: o.host, port: o.port });
     this.socket = sock;
+    if (o.handshake) {
+      this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, why)));
+      this.out.push(o.handshake);
+      this.outBytes += o.handshake.length;
+    }
     sock.setNoDelay(true);
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === sock && this.state === State.Connecting) this.onBroken(sock, 'connect-failed');
     }, this.opts.connectTimeoutMs);
-    sock.once('connect', () => {
+    sock.once(o.tls ? 'secureConnect' : 'connect', () => {
       if (this.socket !== sock) return;
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.connectTimer = null;
@@ -155,7 +170,10 @@ export class UpstreamConnection implements Flushable {
       while ((frame = scanner.nextFrame()) !== null) {
         const t = this.pending.shift();
         this.responses++;
-        if (t === undefined) throw new Error('reply without a request');
+        if (t === undefined) {
+          if (this.socket === null) return; // dropped while delivering (rejected handshake)
+          throw new Error('reply without a request');
+        }
         t.onReply(frame);
       }
     } catch (err) {
@@ -174,6 +192,17 @@ export class UpstreamConnection implements Flushable {
     this.opts.onEvent?.(why);
     this.drop(backendError(this.opts.label, 'unavailable'));
     if (why === 'connect-failed') { this.failures++; this.firstAttempt = false; }
+    this.scheduleReconnect(reconnectDelay(this.failures));
+  }
+
+  private onAuthRejected(sock: net.Socket, why: string): void {
+    if (this.socket !== sock) return;
+    this.authFailures++;
+    this.errors++;
+    this.lastAuthError = why;
+    this.opts.onEvent?.('auth-failed');
+    this.drop(backendError(this.opts.label, `rejected the proxy's credentials (${why})`));
+    this.failures++;
     this.scheduleReconnect(reconnectDelay(this.failures));
   }
 
