@@ -1,8 +1,296 @@
+/**
+ * `trellis fn ...` (like faas-cli) and `trellis login`. Gateway: --gateway, else
+ * TRELLIS_GATEWAY, else the stack file's provider.gateway, else http://127.0.0.1:8080.
+ * Credentials: `trellis login` (stored 0600), or TRELLIS_PASSWORD.
+ */
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
+import {
+  GatewayClient, addToStack, buildStackFunction, createFromTemplate, deployStackFunction, loadCredentials,
+  readStack, resolveGateway, saveCredentials, type StackFunction,
+} from '../client/index.js';
+import { LANGS } from '../../faas/build/index.js';
 
-// Placeholder until the component lands; replaced by the owner of `trellis fn`.
+interface GatewayOpt { gateway?: string }
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+function client(o: GatewayOpt, fromStack?: string): GatewayClient {
+  const url = resolveGateway(o.gateway, fromStack);
+  return new GatewayClient(url, loadCredentials(url));
+}
+
+function defaultStack(): string | undefined {
+  return ['stack.yml', 'stack.yaml'].find((f) => existsSync(f));
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function pairs(list: string[] | undefined, what: string): Record<string, string> {
+  const res: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new Error(`${what} "${item}" must look like KEY=VALUE`);
+    res[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return res;
+}
+
+function intArg(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number >= 0, got "${v}"`);
+  return n;
+}
+
+function selectFunctions(fns: StackFunction[], filter?: string): StackFunction[] {
+  const chosen = filter ? fns.filter((f) => f.name === filter) : fns;
+  if (filter && chosen.length === 0) throw new Error(`no function "${filter}" in the stack file`);
+  return chosen;
+}
+
+async function readStdin(): Promise<Buffer> {
+  if (process.stdin.isTTY) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export function registerFn(program: Command): void {
-  program.command('fn').description('(not built yet)').action(() => {
-    throw new Error('trellis fn is not built yet');
-  });
+  const fn = program.command('fn').description('build, deploy, invoke and manage functions (like faas-cli)');
+
+  fn.command('new <name>')
+    .description('create a function from a template and add it to stack.yml')
+    .requiredOption('--lang <lang>', `language: ${LANGS.join(' | ')}`)
+    .option('-f, --yaml <file>', 'stack file to add the function to', 'stack.yml')
+    .option('-g, --gateway <url>', 'gateway URL written to a new stack file')
+    .action(async (name: string, o: { lang: string; yaml: string } & GatewayOpt) => {
+      if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) throw new Error(`invalid function name "${name}": use a DNS-1123 label (lower-case letters, digits, "-")`);
+      const created = await createFromTemplate(name, o.lang, process.cwd());
+      await addToStack(o.yaml, name, created.lang, resolveGateway(o.gateway));
+      out(`created ./${name}/ (${created.lang}: ${created.files.join(', ')}) and added "${name}" to ${o.yaml}`);
+      out(`next: trellis fn deploy -f ${o.yaml}`);
+    });
+
+  fn.command('build [dir]')
+    .description('build a function directory (or every function of a stack file) into a bundle')
+    .option('-f, --yaml <file>', 'stack file')
+    .option('--lang <lang>', 'language (detected when omitted)')
+    .option('--filter <name>', 'only this function of the stack file')
+    .action(async (dir: string | undefined, o: { yaml?: string; lang?: string; filter?: string }) => {
+      const stackFile = dir ? undefined : o.yaml ?? defaultStack();
+      const fns: StackFunction[] = stackFile
+        ? selectFunctions(readStack(stackFile).functions, o.filter).filter((f) => f.handlerDir)
+        : [{ name: basename(resolve(dir ?? '.')), handlerDir: resolve(dir ?? '.'), lang: o.lang, environment: {}, labels: {}, annotations: {}, secrets: [] }];
+      for (const f of fns) {
+        out(`building ${f.name} from ${f.handlerDir}`);
+        const r = await buildStackFunction(f, { log: out });
+        out(`${f.name}: bundle ${r.bundleId} (${r.manifest.runtime}${r.cached ? ', cached' : ''}) at ${r.bundleDir}`);
+      }
+    });
+
+  fn.command('deploy [dir]')
+    .description('build, upload and deploy (a stack file, a directory, or a classic --fprocess)')
+    .option('-f, --yaml <file>', 'stack file (default ./stack.yml when no dir is given)')
+    .option('--name <name>', 'function name (default: the directory name)')
+    .option('--lang <lang>', 'language (detected when omitted)')
+    .option('--fprocess <cmd>', 'classic watchdog command forked per request (no build)')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+    .option('--label <KEY=VALUE>', 'label (repeatable)', collect)
+    .option('--annotation <KEY=VALUE>', 'annotation (repeatable)', collect)
+    .option('--secret <name>', 'secret mounted as a file (repeatable)', collect)
+    .option('--memory <quantity>', 'memory limit, e.g. 128Mi')
+    .option('--timeout <duration>', 'exec timeout, e.g. 30s')
+    .option('--concurrency <n>', 'max in-flight requests per instance (0 = unlimited)')
+    .option('--filter <name>', 'only this function of the stack file')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (dir: string | undefined, o: DeployFlags) => {
+      const stackFile = dir || o.fprocess ? undefined : o.yaml ?? defaultStack();
+      if (!dir && !o.fprocess && !stackFile) throw new Error('nothing to deploy: give a directory, -f stack.yml, or --fprocess with --name');
+      const stack = stackFile ? readStack(stackFile) : undefined;
+      const c = client(o, stack?.gateway);
+      const fns = stack ? selectFunctions(stack.functions, o.filter) : [singleFunction(dir, o)];
+      for (const f of fns) await deployStackFunction(c, f, { log: out });
+    });
+
+  fn.command('list').alias('ls')
+    .description('list deployed functions')
+    .option('--json', 'print JSON')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (o: GatewayOpt & { json?: boolean }) => {
+      const list = await client(o).list();
+      if (o.json) { out(JSON.stringify(list, null, 2)); return; }
+      const rows = list.map((s) => [s.name, String(s.invocationCount), `${s.availableReplicas}/${s.replicas}`, s.image || s.envProcess]);
+      printTable([['Function', 'Invocations', 'Replicas', 'Image'], ...rows]);
+    });
+
+  fn.command('describe <name>')
+    .description('show a function: replicas, instances, crash-loop state')
+    .option('--json', 'print JSON')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: GatewayOpt & { json?: boolean }) => {
+      const c = client(o);
+      const s = await c.get(name);
+      if (!s) throw new Error(`function "${name}" not found on ${c.url}`);
+      if (o.json) { out(JSON.stringify(s, null, 2)); return; }
+      describe(c.url, s);
+    });
+
+  fn.command('invoke <name>')
+    .description('invoke a function: stdin is the request body, the response body goes to stdout')
+    .option('--method <method>', 'HTTP method', 'POST')
+    .option('-H, --header <KEY=VALUE>', 'request header (repeatable)', collect)
+    .option('--query <query>', 'query string, e.g. "a=1&b=2"')
+    .option('--path <path>', 'sub-path after /function/<name>')
+    .option('--content-type <type>', 'Content-Type of the body')
+    .option('--async', 'queue the invocation (POST /async-function/<name>); prints the call id')
+    .option('--callback-url <url>', 'with --async: where the result is POSTed')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: InvokeFlags) => {
+      const c = client(o);
+      const headers = pairs(o.header, 'header');
+      if (o.contentType) headers['content-type'] = o.contentType;
+      const body = o.method.toUpperCase() === 'GET' || o.method.toUpperCase() === 'HEAD' ? undefined : await readStdin();
+      if (o.async) { await invokeAsync(c, name, body, headers, o); return; }
+      const res = await c.invoke(name, { method: o.method.toUpperCase(), path: o.path, query: o.query, headers, body });
+      const payload = Buffer.from(await res.arrayBuffer());
+      if (!res.ok) {
+        process.stderr.write(payload);
+        throw new Error(`${name} answered ${res.status}`);
+      }
+      process.stdout.write(payload);
+    });
+
+  fn.command('logs <name>')
+    .description('print a function\'s logs (NDJSON from /system/logs, shown as lines)')
+    .option('--tail <n>', 'only the last n lines')
+    .option('--since <time>', 'RFC 3339 timestamp or a duration such as 5m')
+    .option('--follow', 'keep printing new lines')
+    .option('--instance <id>', 'only this instance')
+    .option('--json', 'print the raw NDJSON')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: GatewayOpt & { tail?: string; since?: string; follow?: boolean; instance?: string; json?: boolean }) => {
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      const since = o.since && /^\d+(ms|s|m|h)$/.test(o.since) ? new Date(Date.now() - durationMs(o.since)).toISOString() : o.since;
+      try {
+        for await (const l of client(o).logs(name, { tail: o.tail !== undefined ? intArg(o.tail, '--tail') : undefined, since, follow: o.follow, instance: o.instance, signal: ac.signal })) {
+          out(o.json ? JSON.stringify(l) : `${l.timestamp} ${l.instance} ${l.text}`);
+        }
+      } catch (e) {
+        if (!ac.signal.aborted) throw e;
+      }
+    });
+
+  fn.command('remove <name>').alias('rm')
+    .description('remove a function')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: GatewayOpt) => {
+      await client(o).remove(name);
+      out(`removed ${name}`);
+    });
+
+  fn.command('scale <name>')
+    .description('set a function\'s replicas')
+    .requiredOption('--replicas <n>', 'wanted instances')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: GatewayOpt & { replicas: string }) => {
+      const n = intArg(o.replicas, '--replicas');
+      await client(o).scale(name, n);
+      out(`scaled ${name} to ${n} replica(s)`);
+    });
+
+  program.command('login')
+    .description('store gateway credentials (mode 0600) for later commands')
+    .option('-u, --username <user>', 'user name', 'admin')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('-p, --password <password>', 'password (prefer --password-stdin: flags end up in shell history)')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (o: GatewayOpt & { username: string; passwordStdin?: boolean; password?: string }) => {
+      let password = o.password;
+      if (o.passwordStdin) password = (await readStdin()).toString('utf8').replace(/\r?\n$/, '');
+      if (!password) throw new Error('give the password with --password-stdin (or --password)');
+      if (o.password) err('warning: --password is visible in the process list and shell history; use --password-stdin');
+      const url = resolveGateway(o.gateway);
+      await new GatewayClient(url, { username: o.username, password }).info();
+      const file = saveCredentials(url, { username: o.username, password });
+      out(`credentials for ${url} saved in ${file}`);
+    });
+}
+
+interface DeployFlags extends GatewayOpt {
+  yaml?: string; name?: string; lang?: string; fprocess?: string; env?: string[]; label?: string[]; annotation?: string[];
+  secret?: string[]; memory?: string; timeout?: string; concurrency?: string; filter?: string;
+}
+
+interface InvokeFlags extends GatewayOpt {
+  method: string; header?: string[]; query?: string; path?: string; contentType?: string; async?: boolean; callbackUrl?: string;
+}
+
+function singleFunction(dir: string | undefined, o: DeployFlags): StackFunction {
+  const name = o.name ?? (dir ? basename(resolve(dir)) : undefined);
+  if (!name) throw new Error('--name is required with --fprocess');
+  const f: StackFunction = {
+    name, lang: o.lang, handlerDir: dir ? resolve(dir) : undefined, fprocess: o.fprocess,
+    environment: pairs(o.env, '--env'), labels: pairs(o.label, '--label'), annotations: pairs(o.annotation, '--annotation'),
+    secrets: o.secret ?? [],
+  };
+  if (o.memory) f.limits = { memory: o.memory };
+  if (o.timeout) f.timeout = o.timeout;
+  if (o.concurrency !== undefined) f.concurrency = intArg(o.concurrency, '--concurrency');
+  return f;
+}
+
+/** OpenFaaS async invocation: 202 + X-Call-Id. (Waiting for the result belongs to the queue's commands.) */
+async function invokeAsync(c: GatewayClient, name: string, body: Buffer | undefined, headers: Record<string, string>, o: InvokeFlags): Promise<void> {
+  const res = await c.invokeAsync(name, { path: o.path, query: o.query, headers, body, callbackUrl: o.callbackUrl });
+  const text = await res.text();
+  if (res.status !== 202) throw new Error(`async invocation of ${name} failed: ${res.status} ${text.trim()}`);
+  out(`queued ${name}: call id ${res.headers.get('x-call-id') ?? '(none)'}`);
+}
+
+function durationMs(s: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(s)!;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 2))).join(''));
+}
+
+function describe(gateway: string, s: Awaited<ReturnType<GatewayClient['get']>> & object): void {
+  const t = (s.trellis ?? {}) as { runtime?: string; mode?: string; version?: number; concurrency?: number; timeout?: string;
+    health?: { restarts: number; crashLoop: boolean; backoffUntil?: number; lastError?: string };
+    instances?: { id: string; state: string; version: number; pid?: number; port: number; startedAt: string }[] };
+  const kv = (k: string, v: unknown) => out(`${(k + ':').padEnd(20)}${v === undefined || v === '' ? '-' : String(v)}`);
+  const map = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k}=${v}`).join(', ');
+  kv('Name', s.name);
+  kv('Status', s.availableReplicas > 0 ? 'Ready' : s.replicas === 0 ? 'Scaled to zero' : 'Not ready');
+  kv('Replicas', s.replicas);
+  kv('Available Replicas', s.availableReplicas);
+  kv('Invocations', s.invocationCount);
+  kv('Image', s.image);
+  kv('Runtime', t.runtime ? `${t.runtime} (${t.mode ?? 'http'} mode)` : undefined);
+  kv('Function Process', s.envProcess);
+  kv('Version', t.version);
+  kv('Timeout', t.timeout);
+  kv('Max In-flight', t.concurrency === 0 ? 'unlimited' : t.concurrency);
+  kv('URL', `${gateway}/function/${s.name}`);
+  kv('Async URL', `${gateway}/async-function/${s.name}`);
+  kv('Labels', map(s.labels ?? {}));
+  kv('Annotations', map(s.annotations ?? {}));
+  kv('Environment', map(s.envVars ?? {}));
+  kv('Secrets', (s.secrets ?? []).join(', '));
+  if (t.health) {
+    kv('Restarts', t.health.restarts);
+    const backoff = t.health.backoffUntil ? ` (next start in ${Math.max(0, t.health.backoffUntil - Date.now())} ms)` : '';
+    kv('Crash Loop', t.health.crashLoop ? `yes${backoff}` : 'no');
+    kv('Last Error', t.health.lastError);
+  }
+  if (t.instances?.length) {
+    out('Instances:');
+    for (const i of t.instances) out(`  ${i.id}  ${i.state}  v${i.version}  pid ${i.pid ?? '-'}  port ${i.port}  since ${i.startedAt}`);
+  }
 }
