@@ -247,7 +247,8 @@ export class ProcessProvider implements RuntimeProvider {
       void wp.waitExit().then(() => this.onExit(fn, inst));
       if (inst.stopping) throw new Error('stopped while starting');
       await wp.load(loadSpecFor(rec, info.id, plan, dirs, env), this.startTimeout());
-      await wp.waitReady(this.startTimeout(), 20);
+      // A pooled process answered the load itself: it is serving, no probe round trip needed.
+      if (!pooled) await wp.waitReady(this.startTimeout(), 20);
       if (inst.stopping || inst.gone) throw new Error('stopped while starting');
       info.state = 'ready';
       info.startupMs = Date.now() - info.startedAt;

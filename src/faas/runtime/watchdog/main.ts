@@ -9,7 +9,7 @@ import { existsSync, writeSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { CONTROL_HEADER, CONTROL_TOKEN_ENV, REPORT_FD, type LoadSpec, type ReportMessage, type WatchdogStats } from './protocol.js';
 import { classicRunner, loadHttpRunner, plain, type Runner } from './runners.js';
-import { startStallMonitor } from './stall-monitor.js';
+import { prepareStallMonitor } from './stall-monitor.js';
 
 const token = process.env[CONTROL_TOKEN_ENV] ?? '';
 delete process.env[CONTROL_TOKEN_ENV];
@@ -27,6 +27,9 @@ let terminating = false;
 function report(msg: ReportMessage): void {
   try { writeSync(REPORT_FD, JSON.stringify(msg) + '\n'); } catch { /* no report channel (run by hand) */ }
 }
+
+// Booted now, armed at load: keeps the worker's start-up off a cold start's critical path.
+const stallMonitor = prepareStallMonitor();
 
 const server = http.createServer(onRequest);
 server.keepAliveTimeout = 30_000;
@@ -122,7 +125,7 @@ async function load(body: Buffer, res: ServerResponse): Promise<void> {
     process.chdir(s.cwd);
     runner = s.mode === 'classic' ? classicRunner(s, findPrlimit()) : await loadHttpRunner(s);
     spec = s;
-    if (s.mode === 'http' && s.timeoutMs > 0) startStallMonitor(s.timeoutMs + 1000);
+    if (s.mode === 'http' && s.timeoutMs > 0) stallMonitor.arm(s.timeoutMs + 1000);
     json(res, 200, { ok: true, loadMs: Date.now() - t0 });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
