@@ -6,6 +6,8 @@
 import type { RedisPoolConfig } from '../config/index.js';
 import { createDistributor, type Distributor, type HashName } from '../sharding/index.js';
 import { Backend } from './backend.js';
+import { backendConnectionOptions } from './governance/backend-options.js';
+import type { UpstreamEvent } from './upstream-connection.js';
 
 export class Router {
   readonly backends: Backend[];
@@ -13,6 +15,10 @@ export class Router {
   private readonly live: boolean[];
   private readonly failures: number[];
   private readonly ejectedUntil: number[];
+  /** Governance health verdicts (active checks, outlier detection); false = ejected. */
+  private readonly healthy: boolean[];
+  /** Governance: every backend connection event (passive health checking). */
+  onBackendEvent: ((i: number, ev: UpstreamEvent) => void) | null = null;
 
   constructor(private readonly pool: RedisPoolConfig) {
     this.backends = pool.backends.map((spec, i) => new Backend(spec, {
@@ -20,7 +26,9 @@ export class Router {
       connectTimeoutMs: pool.connectTimeoutMs,
       timeoutMs: pool.timeoutMs,
       maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024),
-    }, (ok) => this.onOutcome(i, ok)));
+      ...backendConnectionOptions(pool, spec),
+    }, (ok, ev) => this.onOutcome(i, ok, ev)));
+    this.healthy = pool.backends.map(() => true);
     this.live = pool.backends.map(() => true);
     this.failures = pool.backends.map(() => 0);
     this.ejectedUntil = pool.backends.map(() => 0);
@@ -33,7 +41,7 @@ export class Router {
       hash: this.pool.hash as HashName,
       hashTag: this.pool.hashTag,
       servers: this.pool.backends,
-      live: this.pool.autoEjectHosts ? this.live : undefined,
+      live: this.pool.autoEjectHosts ? this.live.map((l, i) => l && (this.healthy === undefined || this.healthy[i])) : undefined,
     });
   }
 
@@ -46,12 +54,19 @@ export class Router {
 
   /** First backend with a live connection (for keyless commands answered by one shard). */
   anyShard(): number {
-    for (let i = 0; i < this.backends.length; i++) if (this.backends[i].available && this.live[i]) return i;
+    for (let i = 0; i < this.backends.length; i++) if (this.backends[i].available && this.live[i] && this.healthy[i]) return i;
     return 0;
   }
 
   get ejected(): string[] {
-    return this.backends.filter((_, i) => !this.live[i]).map((b) => b.name);
+    return this.backends.filter((_, i) => !this.live[i] || !this.healthy[i]).map((b) => b.name);
+  }
+
+  /** Governance health verdict; with auto_eject_hosts the ring is rebuilt without unhealthy backends. */
+  setHealthy(i: number, healthy: boolean): void {
+    if (this.healthy[i] === healthy) return;
+    this.healthy[i] = healthy;
+    if (this.pool.autoEjectHosts) this.dist = this.build();
   }
 
   /** Periodic work: request timeouts and the return of ejected backends. */
@@ -68,7 +83,8 @@ export class Router {
     if (changed) this.dist = this.build();
   }
 
-  private onOutcome(i: number, ok: boolean): void {
+  private onOutcome(i: number, ok: boolean, ev: UpstreamEvent): void {
+    if (this.onBackendEvent !== null) this.onBackendEvent(i, ev);
     if (i < 0 || !this.pool.autoEjectHosts) return;
     if (ok) { this.failures[i] = 0; return; }
     if (++this.failures[i] < this.pool.serverFailureLimit || !this.live[i]) return;
