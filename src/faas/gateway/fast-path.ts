@@ -202,7 +202,7 @@ export class ClientConnection implements UpstreamOwner {
     const xff = req.forwardedFor !== '' ? req.forwardedFor + ', ' + this.remoteAddr : this.remoteAddr;
     this.upHead = req.method + ' ' + this.path + ' HTTP/1.1\r\n' + req.headers +
       'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs + '\r\nX-Forwarded-For: ' + xff +
-      (req.host !== '' ? '\r\nX-Forwarded-Host: ' + req.host : '') + '\r\n\r\n';
+      (req.host !== '' ? '\r\nX-Forwarded-Host: ' + req.host : '\r\nHost: ' + lease.host + ':' + lease.port) + '\r\n\r\n';
     this.state = State.Forward;
     this.deadline = this.startMs + this.fn!.timeoutMs;
     this.ctx.inflight.add(this);

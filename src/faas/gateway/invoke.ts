@@ -41,7 +41,7 @@ export interface Outcome {
   body: Readable | string;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer', 'x-start-time', 'host']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer', 'x-start-time']);
 
 function errorOutcome(status: number, text: string, base: Record<string, string>, extra: Record<string, string> = {}): Outcome {
   return { status, headers: { ...base, 'content-type': 'text/plain; charset=utf-8', ...extra }, body: text + '\n' };
