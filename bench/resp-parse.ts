@@ -134,8 +134,8 @@ const result = new Map(cases.map((c) => [c.name, median(samples.get(c.name)!)]))
 console.log(`RESP codec micro-benchmark: ${N} items per round, ${CHUNK}-byte chunks, median CPU time of ${ROUNDS} interleaved rounds`);
 for (const c of cases) console.log(`${c.name.padEnd(40)} ${result.get(c.name)!.toFixed(1).padStart(8)} ns/item`);
 const ratio = (a: string, b: string) => (result.get(b)! / result.get(a)!).toFixed(2);
-console.log(`speed-up vs redis-parser: GET ${ratio('request GET  trellis RequestParser', 'request GET  redis-parser (ioredis)')}x, ` +
+console.log(`speed-up vs redis-parser (>1 = Trellis faster; redis-parser always fully decodes): GET ${ratio('request GET  trellis RequestParser', 'request GET  redis-parser (ioredis)')}x, ` +
   `SET ${ratio('request SET  trellis RequestParser', 'request SET  redis-parser (ioredis)')}x, ` +
-  `reply scan ${ratio('reply scan   trellis nextFrame()', 'reply decode redis-parser (ioredis)')}x, ` +
+  `reply framing nextFrame() ${ratio('reply scan   trellis nextFrame()', 'reply decode redis-parser (ioredis)')}x / scan() ${ratio('reply scan   trellis scan() offsets', 'reply decode redis-parser (ioredis)')}x, ` +
   `reply decode ${ratio('reply decode trellis decodeReply', 'reply decode redis-parser (ioredis)')}x`);
 console.log('reference: twemproxy spends ~12 µs of CPU per proxied command (issue 2)');
