@@ -1,0 +1,40 @@
+/**
+ * The function platform in one call: the process provider (with an optional warm pool), the
+ * activator and the gateway, wired together. `trellis gateway` and `trellis up` use it.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProcessProvider } from '../runtime/index.js';
+import { WarmPool } from '../runtime/pool/index.js';
+import { createGateway, type Gateway, type GatewayOptions } from './index.js';
+
+export interface PlatformOptions extends Omit<GatewayOptions, 'provider'> {
+  /** Keep generic started watchdogs for fast cold starts (default true). */
+  warmPool?: boolean;
+}
+
+export async function startFunctionPlatform(opts: PlatformOptions): Promise<Gateway> {
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const runRoot = join(opts.dataDir, 'run');
+  mkdirSync(runRoot, { recursive: true, mode: 0o700 });
+  const runDir = mkdtempSync(join(runRoot, 'instances-'));
+  let pool: WarmPool | undefined;
+  const gw = await createGateway({
+    ...opts,
+    provider: ({ bundlesDir, secret }) => {
+      if (opts.warmPool !== false) pool = new WarmPool({ runDir, log: opts.log });
+      return new ProcessProvider({ bundlesDir, runDir, resolveSecret: secret, ...(pool ? { pool } : {}) });
+    },
+  });
+  return {
+    ...gw,
+    address: gw.address,
+    url: gw.url,
+    adminPassword: gw.adminPassword,
+    async close() {
+      await gw.close();
+      await pool?.close();
+      rmSync(runDir, { recursive: true, force: true });
+    },
+  };
+}
