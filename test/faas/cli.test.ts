@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createGateway } from '../../src/faas/gateway/index.js';
+import { attachAsync } from '../../src/faas/queue/index.js';
 import { ProcessProvider } from '../../src/faas/runtime/index.js';
 
 const MAIN = resolve('src/cli/main.ts');
@@ -40,6 +41,12 @@ test('trellis fn: new, deploy -f stack.yml, list, invoke, describe, scale, logs,
     provider: ({ bundlesDir, secret }) => new ProcessProvider({ bundlesDir, resolveSecret: secret }),
   });
   t.after(() => gw.close());
+  const asyncSvc = await attachAsync({
+    addRoute: (m, p, h) => gw.addRoute(m, p, h),
+    invoke: (name, req) => gw.invoke(name, req),
+    functionMeta: (name) => gw.registry.record(name)?.spec,
+  }, { driver: 'sqlite', dataDir: join(root, 'data') });
+  t.after(() => asyncSvc.close());
   const work = join(root, 'work');
   const env = { TRELLIS_GATEWAY: gw.url(), TRELLIS_CONFIG_DIR: join(root, 'config') };
   const run = (args: string[], input?: string) => cli(root, env, args, input);
@@ -80,6 +87,11 @@ test('trellis fn: new, deploy -f stack.yml, list, invoke, describe, scale, logs,
   const sh = await run(['fn', 'invoke', 'shout', '--path', '/x'], 'data');
   assert.equal(sh.stdout.trim(), 'Hello from shout (POST /x): data');
   assert.equal((await run(['fn', 'invoke', 'echo'], 'round trip')).stdout, 'round trip');
+
+  const queued = await run(['fn', 'invoke', 'hello', '--async', '--wait', '30', '--query', 'name=later'], '');
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.match(queued.stderr, /queued hello: call id \S+; waiting/);
+  assert.equal(JSON.parse(queued.stdout).message, 'Hello, later!');
 
   const desc = await run(['fn', 'describe', 'hello']);
   assert.equal(desc.code, 0, desc.stderr);

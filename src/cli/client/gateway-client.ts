@@ -11,6 +11,14 @@ export class GatewayError extends Error {
 
 export interface LogMessage { name: string; namespace?: string; instance: string; timestamp: string; text: string }
 export interface BundleUploadResult { bundleId: string; image: string; runtime?: string; handler?: string; cached?: boolean }
+export interface AsyncCallState {
+  callId: string;
+  function: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'dead';
+  attempts: number;
+  lastError?: string;
+  result?: { statusCode: number; headers: Record<string, string>; body: string; bodyEncoding: 'utf8' | 'base64'; durationSeconds: number };
+}
 export interface InvokeOptions { method?: string; path?: string; query?: string; headers?: Record<string, string>; body?: Buffer }
 
 export class GatewayClient {
@@ -87,6 +95,11 @@ export class GatewayClient {
     try {
       return await fetch(`${this.url}/async-function/${encodeURIComponent(name)}${path}${q}`, { method: 'POST', headers, body: o.body });
     } catch (e) { throw new GatewayError(`cannot reach the gateway at ${this.url}: ${(e as Error).message}`, 0); }
+  }
+
+  /** An async call's state (GET /system/async/{callId}, served by the queue). */
+  async asyncStatus(callId: string): Promise<AsyncCallState> {
+    return (await this.call('GET', `/system/async/${encodeURIComponent(callId)}`)).json() as Promise<AsyncCallState>;
   }
 
   /** NDJSON log stream (GET /system/logs); ends unless follow. */

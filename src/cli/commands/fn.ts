@@ -146,6 +146,7 @@ export function registerFn(program: Command): void {
     .option('--content-type <type>', 'Content-Type of the body')
     .option('--async', 'queue the invocation (POST /async-function/<name>); prints the call id')
     .option('--callback-url <url>', 'with --async: where the result is POSTed')
+    .option('--wait [seconds]', 'with --async: wait for the result and print it like a sync call (default 60 s)')
     .option('-g, --gateway <url>', 'gateway URL')
     .action(async (name: string, o: InvokeFlags) => {
       const c = client(o);
@@ -226,6 +227,7 @@ interface DeployFlags extends GatewayOpt {
 
 interface InvokeFlags extends GatewayOpt {
   method: string; header?: string[]; query?: string; path?: string; contentType?: string; async?: boolean; callbackUrl?: string;
+  wait?: boolean | string;
 }
 
 function singleFunction(dir: string | undefined, o: DeployFlags): StackFunction {
@@ -242,12 +244,29 @@ function singleFunction(dir: string | undefined, o: DeployFlags): StackFunction 
   return f;
 }
 
-/** OpenFaaS async invocation: 202 + X-Call-Id. (Waiting for the result belongs to the queue's commands.) */
+/** OpenFaaS async invocation (202 + X-Call-Id); --wait polls the queue's GET /system/async/{callId}. */
 async function invokeAsync(c: GatewayClient, name: string, body: Buffer | undefined, headers: Record<string, string>, o: InvokeFlags): Promise<void> {
   const res = await c.invokeAsync(name, { path: o.path, query: o.query, headers, body, callbackUrl: o.callbackUrl });
   const text = await res.text();
   if (res.status !== 202) throw new Error(`async invocation of ${name} failed: ${res.status} ${text.trim()}`);
-  out(`queued ${name}: call id ${res.headers.get('x-call-id') ?? '(none)'}`);
+  const callId = res.headers.get('x-call-id');
+  if (!o.wait) { out(`queued ${name}: call id ${callId ?? '(none)'}`); return; }
+  if (!callId) throw new Error('the gateway returned no X-Call-Id to wait for');
+  err(`queued ${name}: call id ${callId}; waiting for the result`);
+  const waitMs = (typeof o.wait === 'string' ? Number(o.wait) : 60) * 1000;
+  if (!(waitMs > 0)) throw new Error(`--wait takes seconds, got "${String(o.wait)}"`);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const st = await c.asyncStatus(callId);
+    if (st.status === 'succeeded' || st.status === 'failed' || st.status === 'dead') {
+      const r = st.result;
+      if (r) process.stdout.write(Buffer.from(r.body, r.bodyEncoding === 'base64' ? 'base64' : 'utf8'));
+      if (st.status !== 'succeeded') throw new Error(`call ${callId} ${st.status} after ${st.attempts} attempt(s)${r ? ` (status ${r.statusCode})` : ''}${st.lastError ? `: ${st.lastError}` : ''}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`call ${callId} still ${st.status} after ${waitMs / 1000} s (check later: GET /system/async/${callId})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function durationMs(s: string): number {
