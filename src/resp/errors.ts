@@ -54,6 +54,7 @@ export const ERR_BIG_BULK_COUNT = 'Protocol error: too big bulk count string';
 export const ERR_BIG_MBULK_COUNT = 'Protocol error: too big mbulk count string';
 export const ERR_BIG_INLINE = 'Protocol error: too big inline request';
 export const ERR_UNBALANCED_QUOTES = 'Protocol error: unbalanced quotes in request';
+export const ERR_INLINE_NUL = 'Protocol error: NUL byte in inline request';
 export const ERR_REQUEST_TOO_BIG = 'Protocol error: request exceeds the maximum request size';
 export const ERR_EXPECTED_CRLF = 'Protocol error: expected CRLF';
 

@@ -11,7 +11,7 @@
  */
 import {
   ERR_BIG_INLINE, ERR_EXPECTED_CRLF, ERR_INVALID_BULK_LEN, ERR_INVALID_MULTIBULK_LEN, ERR_REQUEST_TOO_BIG,
-  ERR_UNBALANCED_QUOTES, expectedDollar, resolveLimits, RespProtocolError, type ParserLimits,
+  ERR_INLINE_NUL, ERR_UNBALANCED_QUOTES, expectedDollar, resolveLimits, RespProtocolError, type ParserLimits,
 } from './errors.js';
 import { InputBuffer } from './input-buffer.js';
 import { splitInlineArgs } from './inline.js';
@@ -187,6 +187,9 @@ export class RequestParser extends InputBuffer {
     this.lineScan = 0;
     this.need = 0;
     const e = lf > s && buf[lf - 1] === 13 ? lf - 1 : lf;
+    // Redis never executes such a line (it searches the newline with strchr and stalls);
+    // running a silently truncated command would be worse.
+    for (let i = s; i < e; i++) if (buf[i] === 0) throw new RespProtocolError(ERR_INLINE_NUL);
     const args = splitInlineArgs(buf, s, e);
     if (args === null) throw new RespProtocolError(ERR_UNBALANCED_QUOTES);
     this.start = lf + 1;
