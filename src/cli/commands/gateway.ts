@@ -1,6 +1,7 @@
 /**
- * `trellis gateway`: the OpenFaaS-compatible function gateway with the process provider and
- * the activator, from flags or the `gateway:` section of a YAML file (flags win).
+ * `trellis gateway`: the OpenFaaS-compatible function gateway with the process provider, the
+ * activator and the async queue (configured from TRELLIS_ASYNC_* / TRELLIS_NATS_URL), from
+ * flags or the `gateway:` section of a YAML file (flags win).
  *
  *   gateway:
  *     listen: 127.0.0.1:8080
@@ -13,6 +14,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { startFunctionPlatform } from '../../faas/gateway/platform.js';
+import { asyncConfigFromEnv } from '../../faas/queue/index.js';
 import { readPackageVersion } from '../version.js';
 
 const fileSchema = z.object({
@@ -46,14 +48,16 @@ export function registerGateway(program: Command): void {
     .option('--no-warm-pool', 'do not keep pre-started generic watchdogs for cold starts')
     .action(async (f: Flags) => {
       const file = f.config ? readConfig(f.config) : {};
+      const dataDir = f.dataDir ?? file?.data_dir ?? './.trellis';
       const gw = await startFunctionPlatform({
         listen: f.listen ?? file?.listen ?? '127.0.0.1:8080',
-        dataDir: f.dataDir ?? file?.data_dir ?? './.trellis',
+        dataDir,
+        asyncQueue: asyncConfigFromEnv(process.env, dataDir),
         auth: { invoke: file?.auth?.invoke ?? false },
         warmPool: f.warmPool && file?.warm_pool !== false,
         version: readPackageVersion(),
       });
-      process.stdout.write(`trellis gateway listening on ${gw.url()} (data in ${f.dataDir ?? file?.data_dir ?? './.trellis'})\n`);
+      process.stdout.write(`trellis gateway listening on ${gw.url()} (data in ${dataDir})\n`);
       const stop = async () => {
         process.stdout.write('trellis gateway: stopping\n');
         await gw.close();

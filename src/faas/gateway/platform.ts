@@ -4,6 +4,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { attachAsync, type AsyncConfig, type AsyncService } from '../queue/index.js';
 import { ProcessProvider } from '../runtime/index.js';
 import { WarmPool } from '../runtime/pool/index.js';
 import { createGateway, type Gateway, type GatewayOptions } from './index.js';
@@ -11,6 +12,8 @@ import { createGateway, type Gateway, type GatewayOptions } from './index.js';
 export interface PlatformOptions extends Omit<GatewayOptions, 'provider'> {
   /** Keep generic started watchdogs for fast cold starts (default true). */
   warmPool?: boolean;
+  /** The async queue (/async-function/..., /system/async...) and its worker; false = none. */
+  asyncQueue?: AsyncConfig | false;
 }
 
 export async function startFunctionPlatform(opts: PlatformOptions): Promise<Gateway> {
@@ -26,12 +29,28 @@ export async function startFunctionPlatform(opts: PlatformOptions): Promise<Gate
       return new ProcessProvider({ bundlesDir, runDir, resolveSecret: secret, ...(pool ? { pool } : {}) });
     },
   });
+  let asyncSvc: AsyncService | undefined;
+  if (opts.asyncQueue) {
+    try {
+      asyncSvc = await attachAsync({
+        addRoute: (m, p, h) => gw.addRoute(m, p, h),
+        invoke: (name, req) => gw.invoke(name, req),
+        functionMeta: (name) => gw.registry.record(name)?.spec,
+        log: opts.log,
+      }, opts.asyncQueue);
+    } catch (err) {
+      await gw.close();
+      await pool?.close();
+      throw err;
+    }
+  }
   return {
     ...gw,
     address: gw.address,
     url: gw.url,
     adminPassword: gw.adminPassword,
     async close() {
+      await asyncSvc?.close();
       await gw.close();
       await pool?.close();
       rmSync(runDir, { recursive: true, force: true });
