@@ -45,3 +45,11 @@ export async function deployStackFunction(client: GatewayClient, fn: StackFuncti
   log(`${fn.name}: ${how === 'created' ? 'deployed' : 'updated (rolling)'}; invoke at ${client.url}/function/${fn.name}`);
   return how;
 }
+
+/** Deploys every function of a stack file (e.g. examples/stack.yml for `trellis up`). */
+export async function deployStack(client: GatewayClient, stackFile: string, o: DeployOptions & { filter?: string } = {}): Promise<string[]> {
+  const { readStack } = await import('./stack.js');
+  const fns = readStack(stackFile).functions.filter((f) => !o.filter || f.name === o.filter);
+  for (const f of fns) await deployStackFunction(client, f, o);
+  return fns.map((f) => f.name);
+}
