@@ -7,7 +7,8 @@
 #   npm run bench:gateway
 #   ROUNDS=1 DURATION=5 bash bench/gateway.sh      # quick run
 #
-# Env: ROUNDS (default 3), DURATION seconds per wrk run (10), ROWS (default "GET/50 POST/50 GET/1 POST/1").
+# Env: ROUNDS (default 3), DURATION seconds per wrk run (10), ROWS (default "GET/50 POST/50 GET/1 POST/1"),
+# BENCH_FUNCTION=node (default: node handler under the Trellis watchdog) or plain (bare node:http server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/proc-cpu.sh
@@ -38,7 +39,7 @@ exec 3>"$WORK/stdin"   # keeps the fixture's stdin open; closing it stops the fi
 for _ in $(seq 1 200); do [ -s "$WORK/fixture.json" ] && break; sleep 0.1; done
 [ -s "$WORK/fixture.json" ] || { echo "bench: fixture did not start"; cat "$WORK/fixture.err"; exit 1; }
 read -r GATEWAY DIRECT GW_PID < <(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(j.gateway,j.direct,j.pid)' "$WORK/fixture.json")
-echo "gateway $GATEWAY (pid $GW_PID), direct $DIRECT; $ROUNDS rounds x ${DURATION}s per run" >&2
+echo "function: ${BENCH_FUNCTION:-node}; gateway $GATEWAY (pid $GW_PID), direct $DIRECT; $ROUNDS rounds x ${DURATION}s per run" >&2
 
 # microseconds from a wrk latency value like 95.00us, 1.20ms, 2.00s
 to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'; }
