@@ -30,14 +30,15 @@ export class ReplyScanner extends InputBuffer {
   private inFrame = false;
   private pos = 0;
   private depth = 0;
-  private readonly counts: Float64Array;
+  /** Remaining element counts of the open containers (grows up to maxDepth). */
+  private counts: Float64Array;
   private valueDepth = 0;
   private topType = 0;
 
   constructor(limits?: Partial<ParserLimits>) {
     super();
     this.limits = resolveLimits(limits);
-    this.counts = new Float64Array(this.limits.maxDepth + 1);
+    this.counts = new Float64Array(Math.min(this.limits.maxDepth, 64) + 1);
   }
 
   /** Next complete reply's original bytes (a subarray, no copy), or null when incomplete. */
@@ -90,7 +91,7 @@ export class ReplyScanner extends InputBuffer {
       this.valueDepth = 0;
     }
     const lim = this.limits;
-    const counts = this.counts;
+    let counts = this.counts;
     let p = this.pos;
     let depth = this.depth;
     for (;;) {
@@ -148,6 +149,7 @@ export class ReplyScanner extends InputBuffer {
             break;
           }
           if (depth >= lim.maxDepth) throw new RespProtocolError(ERR_DEPTH);
+          if (depth === counts.length) counts = this.growCounts();
           counts[depth++] = n;
           p = q;
           continue;
@@ -169,6 +171,13 @@ export class ReplyScanner extends InputBuffer {
         return true;
       }
     }
+  }
+
+  private growCounts(): Float64Array {
+    const next = new Float64Array(Math.min(this.counts.length * 2, this.limits.maxDepth + 1));
+    next.set(this.counts);
+    this.counts = next;
+    return next;
   }
 
   private suspend(p: number, depth: number, need: number): false {

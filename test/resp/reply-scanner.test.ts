@@ -139,3 +139,16 @@ test('arrayElements returns the original bytes of each element', () => {
   assert.throws(() => arrayElements(b('+OK\r\n')), /expected an array/);
   assert.deepEqual(arrayElements(b('*1\r\n:7\r\n'))?.map(String), [':7\r\n'], 'usable again after errors');
 });
+
+test('deep nesting up to maxDepth, beyond the default', () => {
+  const depth = 200;
+  const frame = b('*1\r\n'.repeat(depth) + ':1\r\n');
+  const s = new ReplyScanner({ maxDepth: depth });
+  s.feed(frame.subarray(0, 333));
+  assert.equal(s.nextFrame(), null);
+  s.feed(frame.subarray(333));
+  assert.deepEqual(s.nextFrame(), frame);
+  const t = new ReplyScanner({ maxDepth: depth - 1 });
+  t.feed(frame);
+  assert.throws(() => t.nextFrame(), /nested too deeply/);
+});
