@@ -31,6 +31,7 @@ export function arrayElements(frame: Buffer): Buffer[] | null {
   if (frame[i] !== 13 || frame[i + 1] !== 10 || (neg && (n !== 1 || t !== 42))) fail('invalid multibulk length');
   if (neg) return null;
   if (t === 37) n *= 2;
+  if (n * 3 > frame.length) fail('truncated array reply'); // every element takes >= 3 bytes
   const out: Buffer[] = new Array(n);
   if (n === 0) {
     if (i + 2 !== frame.length) fail('trailing bytes after array reply');

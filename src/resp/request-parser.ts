@@ -21,7 +21,7 @@ import { lowerName } from './command-name.js';
 const EMPTY = Buffer.alloc(0);
 
 export class RequestParser extends InputBuffer {
-  private readonly limits: ParserLimits;
+  private limits: ParserLimits;
   private cur: Buffer = EMPTY;
   private cmdStart = 0;
   private cmdEnd = 0;
@@ -41,6 +41,11 @@ export class RequestParser extends InputBuffer {
   constructor(limits?: Partial<ParserLimits>) {
     super();
     this.limits = resolveLimits(limits);
+  }
+
+  /** Changes limits from the next command on (e.g. tighter ones until a client has authenticated, like Redis). */
+  setLimits(limits: Partial<ParserLimits>): void {
+    this.limits = resolveLimits({ ...this.limits, ...limits });
   }
 
   /** Backing buffer the offsets refer to (valid until the next feed()/parseNext()). */

@@ -211,3 +211,17 @@ test('commandName lower-cases ASCII only and handles long names', () => {
   assert.equal(p.commandName(), '\u00c9a');
   void cutAt;
 });
+
+test('limits can be tightened and relaxed between commands', () => {
+  const p = new RequestParser();
+  p.setLimits({ maxArrayLength: 10, maxBulkBytes: 16384 });
+  p.feed(enc('AUTH', 'secret'));
+  assert.ok(p.parseNext());
+  p.setLimits({ maxArrayLength: 1024 * 1024, maxBulkBytes: 512 * 1024 * 1024 });
+  p.feed(encodeCommand(['MSET', ...Array.from({ length: 20 }, (_, i) => `k${i}`)]));
+  assert.ok(p.parseNext());
+  assert.equal(p.argc, 21);
+  const q = new RequestParser({ maxArrayLength: 10 });
+  q.feed(encodeCommand(['MSET', ...Array.from({ length: 20 }, (_, i) => `k${i}`)]));
+  assert.throws(() => q.parseNext(), { message: 'Protocol error: invalid multibulk length' });
+});
