@@ -87,6 +87,7 @@ test('node, python3 and classic functions run with env, secrets, limits, readine
     p.deploy(record('cat', { envProcess: 'cat' })),
     p.deploy(record('cgi', { envProcess: `sh -c 'echo "$Http_Method $Http_Path $Http_Query $Http_X_Custom"; cat >&2'` })),
     p.deploy(record('fail', { envProcess: "sh -c 'echo nope; exit 3'" })),
+    p.deploy(record('lim', { envProcess: "sh -c 'ulimit -v'", limits: { memory: '64Mi' } })),
   ]);
 
   for (const n of ['n', 'py', 'cat', 'cgi', 'fail']) {
@@ -140,6 +141,7 @@ test('node, python3 and classic functions run with env, secrets, limits, readine
   const f = await fetch(url(p, 'fail', '/'));
   assert.equal(f.status, 500);
   assert.match(await f.text(), /exited with code 3/);
+  assert.equal((await (await fetch(url(p, 'lim', '/'))).text()).trim(), '65536', 'classic processes run under prlimit --as (KiB)');
 
   // logs: timestamps, instance ids, streams
   const nid = p.instances('n')[0].id;
