@@ -87,4 +87,9 @@ test('trellis up --config: uses the backends the config names, refuses a bad con
   assert.equal(await refused.waitExit(), 1);
   assert.match(refused.recentOutput(), /distribution/);
   assert.doesNotMatch(refused.recentOutput(), /at .*\.ts:\d+/); // a message, not a stack trace
+
+  // The listen address is taken (by a backend): a clear error, and the managed servers are stopped.
+  const busy = trellis(['up', '--listen', backends[0].address, '--managed-backends', '1']);
+  assert.equal(await busy.waitExit(), 1);
+  assert.match(busy.recentOutput(), /EADDRINUSE|in use/);
 });

@@ -48,6 +48,30 @@ function namesBackends(section: Record<string, unknown>): boolean {
   return pools.some((p) => isRecord(p) && (p.backends !== undefined || p.servers !== undefined));
 }
 
+function placeholders(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `127.0.0.1:${i + 1}`);
+}
+
+/** The redis_proxy section with managed backends filled in and --listen (or 6380) applied. */
+function proxySection(base: Record<string, unknown>, opts: UpOptions, managed: string[]): Record<string, unknown> {
+  let section = { ...base };
+  if (managed.length > 0) {
+    if (Array.isArray(section.pools)) {
+      section.pools = section.pools.map((p) => (isRecord(p) ? { ...p, backends: managed } : p));
+    } else {
+      section = { ...section, backends: managed };
+    }
+  }
+  const twemproxyFile = Object.values(section).some((v) => isRecord(v) && 'servers' in v);
+  if (!Array.isArray(section.pools) && !twemproxyFile) {
+    // --listen (or the 6380 default) applies to a single pool that names no listener itself.
+    if (opts.listen !== undefined || section.listen === undefined) section.listen = opts.listen ?? DEFAULT_LISTEN;
+  } else if (opts.listen !== undefined) {
+    throw new ConfigError('--listen: the config defines several pools; set each pool\'s listen in the file');
+  }
+  return section;
+}
+
 /**
  * The Redis proxy: the `redis_proxy` section (same shape as `trellis redis-proxy --config`, or a
  * twemproxy file). Without backends, Trellis starts managed redis-servers and shards over them.
@@ -55,26 +79,17 @@ function namesBackends(section: Record<string, unknown>): boolean {
 const redisProxyComponent: UpComponent = {
   name: 'redis-proxy',
   async start(config, opts) {
-    let section: Record<string, unknown> = isRecord(config.redis_proxy) ? { ...config.redis_proxy } : {};
+    const base: Record<string, unknown> = isRecord(config.redis_proxy) ? { ...config.redis_proxy } : {};
+    const managedCount = namesBackends(base) ? 0 : opts.managedBackends;
+    const source = opts.config ?? 'trellis up';
+    // Validate before starting anything (placeholder addresses stand in for managed servers).
+    parseProxyConfigText(stringifyYaml({ redis_proxy: proxySection(base, opts, placeholders(managedCount)) }), source);
     let managed: ManagedBackends | undefined;
     const proxies: RedisProxy[] = [];
     try {
-      if (!namesBackends(section)) {
-        managed = await ManagedBackends.start({ count: opts.managedBackends });
-        const backends = managed.addresses;
-        if (Array.isArray(section.pools)) {
-          section.pools = section.pools.map((p) => (isRecord(p) ? { ...p, backends } : p));
-        } else {
-          section = { ...section, backends };
-        }
-      }
-      // --listen (or the 6380 default) applies to a single pool that names no listener itself.
-      if (!Array.isArray(section.pools) && !Object.values(section).some((v) => isRecord(v) && 'servers' in v)) {
-        if (opts.listen !== undefined || section.listen === undefined) section.listen = opts.listen ?? DEFAULT_LISTEN;
-      } else if (opts.listen !== undefined) {
-        throw new ConfigError('--listen: the config defines several pools; set each pool\'s listen in the file');
-      }
-      const parsed = parseProxyConfigText(stringifyYaml({ redis_proxy: section }), opts.config ?? 'trellis up');
+      if (managedCount > 0) managed = await ManagedBackends.start({ count: managedCount });
+      const section = proxySection(base, opts, managed?.addresses ?? []);
+      const parsed = parseProxyConfigText(stringifyYaml({ redis_proxy: section }), source);
       for (const pool of parsed.pools) proxies.push(await startRedisProxy(pool));
     } catch (err) {
       await Promise.all(proxies.map((p) => p.close(0)));
