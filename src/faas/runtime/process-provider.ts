@@ -32,7 +32,7 @@ export interface ProcessProviderOptions {
   /** Longest a drain waits for in-flight requests. */
   drainMs?: number;
   drainQuietMs?: number;
-  /** Exec timeout when the deployment gives none (OpenFaaS' watchdogs default to 30 s... or 10 s). */
+  /** Exec timeout when the deployment gives none; matches the gateway's default (60 s) so both agree. */
   defaultTimeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   host?: string;
@@ -358,7 +358,7 @@ export class ProcessProvider implements RuntimeProvider {
     for (const l of this.listeners) { try { l(e); } catch { /* a listener's bug must not break the provider */ } }
   }
 
-  private defaultTimeout(): number { return this.opts.defaultTimeoutMs ?? 30_000; }
+  private defaultTimeout(): number { return this.opts.defaultTimeoutMs ?? 60_000; }
   private startTimeout(): number { return this.opts.startTimeoutMs ?? 30_000; }
   private drainMs(): number { return this.opts.drainMs ?? 10_000; }
 }
