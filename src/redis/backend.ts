@@ -76,6 +76,14 @@ export class Backend {
 
   close(): void { for (const c of this.conns) c.close(); }
 
+  /** Upstream auth rejections and the backend's last answer to them (governance stats). */
+  authInfo(): { authFailures: number; lastAuthError: string } {
+    let n = 0;
+    let last = '';
+    for (const c of this.conns) { n += c.authFailures; if (c.lastAuthError) last = c.lastAuthError; }
+    return { authFailures: n, lastAuthError: last };
+  }
+
   stats(): BackendStats {
     const s: BackendStats = {
       name: this.name, address: this.address, connected: this.available, requests: 0, request_bytes: 0,

@@ -103,6 +103,13 @@ const client: LocalHandler = (s, p) => {
     return s.reply(s.name ? bulkReply(s.name) : NULL_BULK);
   }
   if (sub === 'id') return s.reply(p.argc === 2 ? integerReply(s.id) : wrongArity('client|id'));
+  // ioredis and other clients announce themselves on connect (Redis 7.2); accepted, like Redis does.
+  if (sub === 'setinfo') {
+    if (p.argc !== 4) return s.reply(wrongArity('client|setinfo'));
+    const attr = lowerArg(p, 2);
+    if (attr !== 'lib-name' && attr !== 'lib-ver') return s.reply(errorReply(`ERR Unrecognized option '${p.argString(2)}'`));
+    return s.reply(OK);
+  }
   if (!COMMANDS.get('client')?.subcommands?.has(sub)) return s.reply(errorReply(unknownSubcommandError(p.argc, (i) => p.arg(i))));
   s.reply(notSupported(`CLIENT ${sub}`, '(only SETNAME, GETNAME and ID)'));
 };

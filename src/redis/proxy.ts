@@ -7,6 +7,8 @@ import net from 'node:net';
 import type { RedisPoolConfig } from '../config/index.js';
 import type { BackendStats } from './backend.js';
 import { CommandSplitter, type SplitterStats } from './command-splitter.js';
+import { PoolGovernance } from './governance/pool-governance.js';
+import { governanceInfo, governanceStats, type GovernanceStats } from './stats/governance-report.js';
 import { Router } from './router.js';
 import { ClientSession } from './session.js';
 
@@ -22,6 +24,8 @@ export interface ProxyStats {
   backends: BackendStats[];
   /** Requests per client name (CLIENT SETNAME), for connections open now; '' = unnamed. */
   clients_by_name: Record<string, number>;
+  /** Present when the pool has governance settings. */
+  governance?: GovernanceStats;
 }
 
 export class RedisProxy {
@@ -36,15 +40,21 @@ export class RedisProxy {
   /** Requests of sessions already closed (so the total survives disconnects). */
   private closedRequests = 0;
   private closing: Promise<void> | null = null;
+  /** Auth, limits, health, caller stats (null when the pool has no governance settings). */
+  readonly gov: PoolGovernance | null;
 
   constructor(readonly config: RedisPoolConfig) {
     this.router = new Router(config);
+    this.gov = config.governance ? new PoolGovernance(config, this.router) : null;
     this.splitter = new CommandSplitter(this.router, () => this.infoSection());
-    this.server = net.createServer({ noDelay: true }, (sock) => this.accept(sock));
+    this.server = this.gov !== null
+      ? this.gov.createServer((sock) => this.accept(sock))
+      : net.createServer({ noDelay: true }, (sock) => this.accept(sock));
   }
 
   async listen(): Promise<void> {
     this.router.start();
+    this.gov?.start();
     const tickMs = this.config.timeoutMs > 0 ? Math.max(5, Math.min(250, this.config.timeoutMs >> 2)) : 250;
     this.ticker = setInterval(() => this.router.tick(Date.now()), tickMs);
     this.ticker.unref();
@@ -65,10 +75,13 @@ export class RedisProxy {
 
   private accept(sock: net.Socket): void {
     if (this.closing) { sock.destroy(); return; }
+    if (this.gov !== null && !this.gov.admit(sock)) return;
     this.cxTotal++;
     const session = new ClientSession(sock, this.splitter, { maxRequestBytes: this.config.maxRequestBytes, maxBulkBytes: this.config.maxRequestBytes });
     this.sessions.add(session);
+    this.gov?.attach(session);
     sock.once('close', () => {
+      this.gov?.detach(session);
       this.sessions.delete(session);
       this.closedRequests += session.requests;
       if (session.protocolError) this.protocolErrors++;
@@ -90,6 +103,7 @@ export class RedisProxy {
       for (const s of this.sessions) s.socket.destroy();
       if (this.ticker) clearInterval(this.ticker);
       this.router.close();
+      this.gov?.close();
       await closed;
     })();
     return this.closing;
@@ -113,6 +127,7 @@ export class RedisProxy {
       ejected: this.router.ejected,
       backends: this.router.backends.map((b) => b.stats()),
       clients_by_name: byName,
+      ...(this.gov ? { governance: governanceStats(this.gov) } : {}),
     };
   }
 
@@ -131,6 +146,7 @@ export class RedisProxy {
     st.backends.forEach((b, i) => {
       lines.push(`backend${i}:name=${b.name},address=${b.address},connected=${b.connected ? 1 : 0},requests=${b.requests},responses=${b.responses},server_eof=${b.server_eof},server_err=${b.server_err},server_timedout=${b.server_timedout}`);
     });
+    if (this.gov) lines.push(...governanceInfo(this.gov));
     return lines.join('\r\n') + '\r\n';
   }
 }
