@@ -8,7 +8,7 @@
 import { existsSync, writeSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { CONTROL_HEADER, CONTROL_TOKEN_ENV, REPORT_FD, type LoadSpec, type ReportMessage, type WatchdogStats } from './protocol.js';
-import { classicRunner, loadHttpRunner, plain, type Runner } from './runners.js';
+import { classicRunner, loadHttpRunner, plain, type Call, type Runner } from './runners.js';
 import { prepareStallMonitor } from './stall-monitor.js';
 
 const token = process.env[CONTROL_TOKEN_ENV] ?? '';
@@ -59,24 +59,44 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
   req.once('end', () => invoke(req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
 }
 
+/** In-flight calls with a deadline; one coarse sweep timer instead of a timer per request. */
+const calls = new Set<Call>();
+let sweep: NodeJS.Timeout | undefined;
+
 function invoke(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-  const ac = new AbortController();
+  const call: Call = { aborted: false, req, res, deadline: 0 };
   const timeoutMs = spec!.timeoutMs;
-  const timer = timeoutMs > 0 ? setTimeout(() => {
-    if (res.headersSent) return;
-    process.stderr.write(`watchdog: ${req.method} ${req.url} exceeded the exec timeout of ${timeoutMs} ms\n`);
-    plain(res, 504, `function timed out after ${timeoutMs} ms`);
-    ac.abort();
-  }, timeoutMs) : undefined;
-  runner!.run(req, body, res, ac.signal).then(
-    () => { if (timer) clearTimeout(timer); },
+  if (timeoutMs > 0) {
+    call.deadline = Date.now() + timeoutMs;
+    calls.add(call);
+    sweep ??= startSweep(timeoutMs);
+  }
+  runner!.run(req, body, res, call).then(
+    () => { calls.delete(call); },
     (err: unknown) => {
-      if (timer) clearTimeout(timer);
+      calls.delete(call);
       const e = err instanceof Error ? err : new Error(String(err));
       process.stderr.write(`handler error: ${e.stack ?? e.message}\n`);
       if (!res.headersSent) plain(res, 500, `handler error: ${e.message}`);
     },
   );
+}
+
+function startSweep(timeoutMs: number): NodeJS.Timeout {
+  const t = setInterval(() => {
+    const now = Date.now();
+    for (const c of calls) {
+      if (c.deadline > now) continue;
+      calls.delete(c);
+      if (c.res.headersSent) continue;
+      process.stderr.write(`watchdog: ${c.req.method} ${c.req.url} exceeded the exec timeout of ${timeoutMs} ms\n`);
+      plain(c.res, 504, `function timed out after ${timeoutMs} ms`);
+      c.aborted = true;
+      c.onAbort?.();
+    }
+  }, Math.max(10, Math.min(250, Math.floor(timeoutMs / 20))));
+  t.unref();
+  return t;
 }
 
 /** Returns false when the path is not a control route (then it is the function's). */

@@ -33,20 +33,37 @@ function isShaped(v: object): v is Shaped {
   return 'body' in o || typeof o.status === 'number' || typeof o.statusCode === 'number';
 }
 
-export function makeRequest(method: string, url: string, headers: HandlerRequest['headers'], body: Buffer): HandlerRequest {
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  const rawQuery = q === -1 ? '' : url.slice(q + 1);
-  const query: Record<string, string> = {};
-  if (rawQuery) for (const [k, v] of new URLSearchParams(rawQuery)) if (!(k in query)) query[k] = v;
-  return {
-    method, path, query, rawQuery, headers, body,
-    text: () => body.toString('utf8'),
-    json: () => JSON.parse(body.toString('utf8')) as unknown,
-  };
+const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+class Req implements HandlerRequest {
+  private parsed?: Record<string, string>;
+  constructor(readonly method: string, readonly path: string, readonly rawQuery: string, readonly headers: HandlerRequest['headers'], readonly body: Buffer) {}
+  /** Parsed on first use: most handlers never look. */
+  get query(): Record<string, string> {
+    if (this.parsed) return this.parsed;
+    if (!this.rawQuery) return (this.parsed = NO_QUERY);
+    const q: Record<string, string> = {};
+    for (const [k, v] of new URLSearchParams(this.rawQuery)) if (!(k in q)) q[k] = v;
+    return (this.parsed = q);
+  }
+  text(): string { return this.body.toString('utf8'); }
+  json(): unknown { return JSON.parse(this.body.toString('utf8')) as unknown; }
+  toJSON(): object { return { method: this.method, path: this.path, query: this.query, rawQuery: this.rawQuery, headers: this.headers }; }
 }
 
+export function makeRequest(method: string, url: string, headers: HandlerRequest['headers'], body: Buffer): HandlerRequest {
+  const q = url.indexOf('?');
+  return q === -1 ? new Req(method, url, '', headers, body) : new Req(method, url.slice(0, q), url.slice(q + 1), headers, body);
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
 export function writeResult(res: ServerResponse, out: unknown): void {
+  if (typeof out === 'string') {
+    res.writeHead(200, { 'content-type': TEXT, 'content-length': Buffer.byteLength(out) });
+    res.end(out);
+    return;
+  }
   let status = 200;
   let headers: Shaped['headers'] = {};
   let body: unknown = out;
@@ -59,7 +76,7 @@ export function writeResult(res: ServerResponse, out: unknown): void {
   let payload: Buffer;
   let type: string | undefined;
   if (body === undefined || body === null) payload = Buffer.alloc(0);
-  else if (typeof body === 'string') { payload = Buffer.from(body); type = 'text/plain; charset=utf-8'; }
+  else if (typeof body === 'string') { payload = Buffer.from(body); type = TEXT; }
   else if (Buffer.isBuffer(body)) { payload = body; type = 'application/octet-stream'; }
   else if (body instanceof Uint8Array) { payload = Buffer.from(body.buffer, body.byteOffset, body.byteLength); type = 'application/octet-stream'; }
   else { payload = Buffer.from(JSON.stringify(body)); type = 'application/json'; }

@@ -2,7 +2,7 @@
  * What runs a request once the watchdog has accepted it: http mode (a handler module loaded
  * once, many requests) or classic mode (fork `envProcess` per request, like OpenFaaS'
  * classic watchdog). A runner writes the response unless the watchdog already answered
- * (exec timeout) — `signal` aborts then.
+ * (exec timeout): then `call.aborted` is set and `call.onAbort` runs.
  */
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,8 +11,18 @@ import { splitCommandLine } from './argv.js';
 import type { LoadSpec } from './protocol.js';
 import { makeRequest, writeResult, type Handler } from './response.js';
 
+/** One request in flight (a plain object: an AbortController per request costs too much). */
+export interface Call {
+  aborted: boolean;
+  onAbort?: () => void;
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** epoch ms; 0 = no timeout. */
+  deadline: number;
+}
+
 export interface Runner {
-  run(req: IncomingMessage, body: Buffer, res: ServerResponse, signal: AbortSignal): Promise<void>;
+  run(req: IncomingMessage, body: Buffer, res: ServerResponse, call: Call): Promise<void>;
 }
 
 export async function loadHttpRunner(spec: LoadSpec): Promise<Runner> {
@@ -24,9 +34,9 @@ export async function loadHttpRunner(spec: LoadSpec): Promise<Runner> {
   if (typeof h !== 'function') throw new Error(`${spec.handlerPath} must export a default function: export default async (req) => response`);
   const handler = h as Handler;
   return {
-    async run(req, body, res, signal) {
+    async run(req, body, res, call) {
       const out = await handler(makeRequest(req.method ?? 'GET', req.url ?? '/', req.headers, body));
-      if (!signal.aborted && !res.headersSent) writeResult(res, out);
+      if (!call.aborted && !res.headersSent) writeResult(res, out);
     },
   };
 }
@@ -38,12 +48,11 @@ export function classicRunner(spec: LoadSpec, prlimitPath?: string): Runner {
   if (spec.memoryLimitBytes && prlimitPath) argv = [prlimitPath, `--as=${spec.memoryLimitBytes}`, '--', ...argv];
   const [cmd, ...args] = argv;
   return {
-    run(req, body, res, signal) {
+    run(req, body, res, call) {
       return new Promise((resolve) => {
         const child = spawn(cmd, args, { cwd: spec.cwd, env: { ...process.env, ...cgiEnv(req) }, stdio: ['pipe', 'pipe', 'inherit'] });
         const chunks: Buffer[] = [];
-        const onAbort = () => child.kill('SIGKILL');
-        signal.addEventListener('abort', onAbort, { once: true });
+        call.onAbort = () => child.kill('SIGKILL');
         child.stdout.on('data', (c: Buffer) => chunks.push(c));
         child.stdin.on('error', () => { /* the process did not read its stdin: fine */ });
         child.stdin.end(body);
@@ -54,8 +63,8 @@ export function classicRunner(spec: LoadSpec, prlimitPath?: string): Runner {
           if (!res.headersSent) plain(res, 500, `cannot start "${cmd}": ${e.message}`);
         });
         child.once('close', (code, sig) => {
-          signal.removeEventListener('abort', onAbort);
-          if (!failed && !signal.aborted && !res.headersSent) {
+          call.onAbort = undefined;
+          if (!failed && !call.aborted && !res.headersSent) {
             if (code === 0) {
               const out = Buffer.concat(chunks);
               res.setHeader('content-type', process.env.content_type || req.headers['content-type'] || 'text/plain; charset=utf-8');
