@@ -12,7 +12,7 @@ import type { Activator, InstanceLease } from '../activator/types.js';
 import { ActivationError } from '../activator/types.js';
 import type { FunctionMetrics } from './metrics.js';
 import {
-  BODY_CHUNKED, BODY_UNTIL_CLOSE, ChunkedTracker, HeadError, MAX_HEAD_BYTES, findHeadEnd, parseRequestHead,
+  BODY_CHUNKED, BODY_UNTIL_CLOSE, ChunkedTracker, HeadError, MAX_HEAD_BYTES, assemble, findHeadEnd, parseRequestHead,
   parseResponseHead, type RequestHead, type ResponseHead,
 } from './http1.js';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './upstream-pool.js';
@@ -46,23 +46,16 @@ const REASONS: Record<number, string> = {
 };
 
 /** Unix time in nanoseconds as a decimal string (OpenFaaS' X-Start-Time). */
+const TIME_ORIGIN = performance.timeOrigin;
 export function unixNanos(): string {
-  const t = performance.timeOrigin + performance.now();
+  const t = TIME_ORIGIN + performance.now();
   const ms = Math.floor(t);
   const frac = Math.floor((t - ms) * 1e6);
   return ms + String(frac).padStart(6, '0');
 }
 
-/** Writes a head and the first body bytes with one syscall (small bodies are joined as latin1). */
-function writeWith(sock: net.Socket, prefix: string, body: Buffer): boolean {
-  if (prefix === '') return sock.write(body);
-  if (body.length <= 16384) return sock.write(body.length === 0 ? prefix : prefix + body.toString('latin1'), 'latin1');
-  sock.cork();
-  sock.write(prefix, 'latin1');
-  const ok = sock.write(body);
-  sock.uncork();
-  return ok;
-}
+/** Bodies up to this size travel in the same buffer (one syscall) as the head before them. */
+const JOIN_LIMIT = 16 * 1024;
 
 export class ClientConnection implements UpstreamOwner {
   private state = State.Head;
@@ -80,7 +73,16 @@ export class ClientConnection implements UpstreamOwner {
   deadline = 0;
   private lease: InstanceLease | null = null;
   private up: UpstreamConn | null = null;
-  private upHead = '';
+  /** The client buffer holding the request head (header ranges point into it). */
+  private headBuf: Buffer | null = null;
+  private upPrefix = '';
+  private upExtras = '';
+  /** The upstream head has not been written yet (it goes out with the first body bytes). */
+  private upHeadPending = false;
+  /** The assembled upstream head of a body-less request (kept for one retry). */
+  private upHeadBuf: Buffer | null = null;
+  private respHeadBuf: Buffer | null = null;
+  private respExtras = '';
   private retried = false;
   private reqRemaining = 0;
   private reqDone = false;
@@ -147,13 +149,14 @@ export class ClientConnection implements UpstreamOwner {
     this.scanFrom = 0;
     let req: RequestHead;
     try {
-      req = parseRequestHead(buf.toString('latin1', 0, end));
+      req = parseRequestHead(buf, end);
     } catch (err) {
       this.reject(400, err instanceof HeadError ? err.message : 'malformed request');
       return;
     }
     if (!req.target.startsWith(FUNCTION_PREFIX)) { this.handOff(); return; }
     this.buf = end < buf.length ? buf.subarray(end) : null;
+    this.headBuf = buf;
     this.req = req;
     this.startMs = performance.now();
     this.startNs = unixNanos();
@@ -200,31 +203,47 @@ export class ClientConnection implements UpstreamOwner {
     this.lease = lease;
     const req = this.req!;
     const xff = req.forwardedFor !== '' ? req.forwardedFor + ', ' + this.remoteAddr : this.remoteAddr;
-    this.upHead = req.method + ' ' + this.path + ' HTTP/1.1\r\n' + req.headers +
-      'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs + '\r\nX-Forwarded-For: ' + xff +
+    this.upPrefix = req.method + ' ' + this.path + ' HTTP/1.1\r\n';
+    this.upExtras = 'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs + '\r\nX-Forwarded-For: ' + xff +
       (req.host !== '' ? '\r\nX-Forwarded-Host: ' + req.host : '\r\nHost: ' + lease.host + ':' + lease.port) + '\r\n\r\n';
     this.state = State.Forward;
     this.deadline = this.startMs + this.fn!.timeoutMs;
     this.ctx.inflight.add(this);
     if (req.body === 0) {
       this.reqDone = true;
-      this.connectUpstream(false, true);
+      this.upHeadBuf = assemble(this.upPrefix, this.headBuf!, req.keep, this.upExtras, null, 0, 0);
+      this.connectUpstream(false);
+      this.up!.sock.write(this.upHeadBuf);
     } else {
       this.reqRemaining = req.body;
       if (req.body === BODY_CHUNKED) this.reqTracker = new ChunkedTracker();
       const pending = this.buf;
       this.buf = null;
-      this.connectUpstream(false, pending === null);
-      if (pending !== null) this.forwardBody(pending, this.upHead);
+      this.connectUpstream(false);
+      this.upHeadPending = true;
+      if (pending !== null) this.forwardBody(pending);
+      else this.writeUpstreamHead(null, 0);
     }
     if (this.state === State.Forward) this.sock.resume();
   }
 
-  private connectUpstream(fresh: boolean, writeHead: boolean): void {
+  private connectUpstream(fresh: boolean): void {
     const lease = this.lease!;
-    const up = this.ctx.pool.take(lease.host, lease.port, this, fresh);
-    this.up = up;
-    if (writeHead) up.sock.write(this.upHead, 'latin1');
+    this.up = this.ctx.pool.take(lease.host, lease.port, this, fresh);
+  }
+
+  /** Writes the upstream head, joined with the first body bytes when they are small. */
+  private writeUpstreamHead(part: Buffer | null, len: number): boolean {
+    this.upHeadPending = false;
+    const sock = this.up!.sock;
+    const join = part !== null && len <= JOIN_LIMIT;
+    const head = assemble(this.upPrefix, this.headBuf!, this.req!.keep, this.upExtras, join ? part : null, 0, len);
+    if (part === null || join) return sock.write(head);
+    sock.cork();
+    sock.write(head);
+    const ok = sock.write(part);
+    sock.uncork();
+    return ok;
   }
 
   private leaseFailed(err: unknown): void {
@@ -240,7 +259,7 @@ export class ClientConnection implements UpstreamOwner {
   }
 
   /** Passes request body bytes to the instance; keeps bytes past the body for the next request. */
-  private forwardBody(chunk: Buffer, prefix = ''): void {
+  private forwardBody(chunk: Buffer): void {
     let bodyEnd: number;
     if (this.reqTracker !== null) {
       try {
@@ -259,7 +278,7 @@ export class ClientConnection implements UpstreamOwner {
     }
     const part = bodyEnd < 0 || bodyEnd === chunk.length ? chunk : chunk.subarray(0, bodyEnd);
     const up = this.up;
-    const ok = up === null || up.closed ? true : writeWith(up.sock, prefix, part);
+    const ok = up === null || up.closed ? true : this.upHeadPending ? this.writeUpstreamHead(part, part.length) : up.sock.write(part);
     if (bodyEnd >= 0) {
       this.reqDone = true;
       this.reqTracker = null;
@@ -296,7 +315,7 @@ export class ClientConnection implements UpstreamOwner {
       this.respBuf = null;
       let resp: ResponseHead;
       try {
-        resp = parseResponseHead(buf.toString('latin1', 0, end), this.req!.method);
+        resp = parseResponseHead(buf, end, this.req!.method, this.closeAfter);
       } catch (err) {
         this.upstreamFailed(`invalid response: ${(err as Error).message}`);
         return;
@@ -313,22 +332,18 @@ export class ClientConnection implements UpstreamOwner {
       this.status = resp.status;
       if (resp.body === BODY_UNTIL_CLOSE) this.closeAfter = true;
       const seconds = (performance.now() - this.startMs) / 1000;
-      const head = resp.statusLine + resp.headers + 'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs +
+      this.respExtras = 'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs +
         '\r\nX-Duration-Seconds: ' + seconds.toFixed(6) + (this.closeAfter ? '\r\nConnection: close\r\n\r\n' : '\r\n\r\n');
-      this.respHeadSent = true;
+      this.respHeadBuf = buf;
       this.respRemaining = resp.body;
       if (resp.body === BODY_CHUNKED) this.respTracker = new ChunkedTracker();
-      if (end === buf.length) {
-        this.sock.write(head, 'latin1');
-        if (resp.body === 0) this.responseComplete();
-        return;
-      }
-      this.forwardResponseBody(buf, end, head);
+      this.forwardResponseBody(buf, end, true);
       return;
     }
   }
 
-  private forwardResponseBody(chunk: Buffer, start: number, prefix = ''): void {
+  /** Passes response body bytes chunk[start..] to the client; withHead: the response head goes first. */
+  private forwardResponseBody(chunk: Buffer, start: number, withHead = false): void {
     let end = chunk.length;
     let complete = false;
     if (this.respRemaining > 0) {
@@ -348,10 +363,18 @@ export class ClientConnection implements UpstreamOwner {
       complete = true;
       end = start;
     }
-    if (end > start || prefix !== '') {
-      const ok = writeWith(this.sock, prefix, start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
-      if (!ok && !complete && this.up !== null) this.up.sock.pause();
+    let ok = true;
+    if (withHead) {
+      this.respHeadSent = true;
+      const resp = this.resp!;
+      const join = end - start <= JOIN_LIMIT;
+      ok = this.sock.write(assemble('', this.respHeadBuf!, resp.keep, this.respExtras, join ? chunk : null, start, end));
+      this.respHeadBuf = null;
+      if (!join) ok = this.sock.write(chunk.subarray(start, end));
+    } else if (end > start) {
+      ok = this.sock.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
     }
+    if (!ok && !complete && this.up !== null) this.up.sock.pause();
     if (complete) {
       if (end < chunk.length && this.up !== null) { this.ctx.pool.discard(this.up); this.up = null; }
       this.responseComplete();
@@ -363,6 +386,7 @@ export class ClientConnection implements UpstreamOwner {
   private responseComplete(): void {
     this.respTracker = null;
     this.respRemaining = 0;
+    if (this.resp !== null && this.resp.close && this.up !== null) { this.ctx.pool.discard(this.up); this.up = null; }
     if (!this.reqDone) {
       // The instance answered before reading the whole request body: this connection and
       // the client's can no longer be kept in step.
@@ -383,7 +407,8 @@ export class ClientConnection implements UpstreamOwner {
     if (!this.respHeadSent && this.respBuf === null && this.resp === null && up !== null && up.reused &&
         !this.retried && this.req!.body === 0) {
       this.retried = true;
-      this.connectUpstream(true, true);
+      this.connectUpstream(true);
+      this.up!.sock.write(this.upHeadBuf!);
       return;
     }
     const code = (error as NodeJS.ErrnoException | null)?.code;
@@ -439,6 +464,10 @@ export class ClientConnection implements UpstreamOwner {
     if (this.fn !== null) { this.fn.metrics.finished(status, durationMs / 1000); this.fn = null; }
     this.ctx.inflight.delete(this);
     this.req = null;
+    this.headBuf = null;
+    this.upHeadBuf = null;
+    this.upHeadPending = false;
+    this.respHeadBuf = null;
     this.resp = null;
     this.respBuf = null;
     this.respHeadSent = false;

@@ -1,7 +1,8 @@
 /**
- * Just enough HTTP/1.1 for the forwarding path: find the end of a head, read the few
- * headers that decide framing and routing, and track chunked bodies without decoding them.
- * Heads are handled as latin1 strings (one byte = one char), so offsets equal byte offsets.
+ * Just enough HTTP/1.1 for the forwarding path, working on the received bytes: find the end
+ * of a head, validate it, read the few headers that decide routing and framing, and record
+ * which header lines to forward (as byte ranges, so heads are copied, never re-encoded).
+ * Chunked bodies are tracked without decoding.
  */
 
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -13,170 +14,272 @@ export const BODY_UNTIL_CLOSE = -2;
 export interface RequestHead {
   method: string;
   target: string;
-  /** HTTP/1.1 → true; HTTP/1.0 → false. */
-  http11: boolean;
   /** Content length, BODY_CHUNKED, or 0. */
   body: number;
   /** Client asked to close after this exchange (Connection: close, or HTTP/1.0 without keep-alive). */
   close: boolean;
-  /** Header block (every line with its CRLF) without the lines we re-emit ourselves. */
-  headers: string;
+  /** Byte ranges [start, end, start, end, ...] of the header lines to forward. */
+  keep: number[];
   callId: string;
   host: string;
   forwardedFor: string;
-  expectContinue: boolean;
   authorization: string;
 }
 
 export interface ResponseHead {
   status: number;
-  statusLine: string;
   body: number;
+  /** The instance will close this connection after the response. */
   close: boolean;
-  headers: string;
+  /** Byte ranges of the status line and header lines to forward. */
+  keep: number[];
 }
 
 export class HeadError extends Error {}
 
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
 /** Index just past the CRLFCRLF ending a head in buf (searching from `from`), or -1. */
 export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf('\r\n\r\n', from < 3 ? 0 : from - 3, 'latin1');
+  const i = buf.indexOf(CRLFCRLF, from < 3 ? 0 : from - 3);
   return i < 0 ? -1 : i + 4;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 token characters. */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) TOKEN[c] = 1;
+for (let c = 65; c <= 90; c++) TOKEN[c] = 1;
+for (let c = 97; c <= 122; c++) TOKEN[c] = 1;
 
-/**
- * Walks header lines from `start` in `head` (which ends with CRLFCRLF), calling `onHeader`
- * for the headers whose lower-cased name is interesting; returns the kept header block.
- * Lines for which onHeader returns true are dropped from the block.
- */
-function walkHeaders(head: string, start: number, onHeader: (name: string, value: string) => boolean): string {
-  let kept = '';
-  let runStart = start;
-  let pos = start;
-  const end = head.length - 2; // the final empty line's CRLF
-  while (pos < end) {
-    const eol = head.indexOf('\r\n', pos);
-    if (eol < 0 || eol > end) throw new HeadError('malformed header line');
-    const c0 = head.charCodeAt(pos);
-    if (c0 === 32 || c0 === 9) throw new HeadError('obsolete header folding is not accepted');
-    const colon = head.indexOf(':', pos);
-    if (colon < 0 || colon > eol || colon === pos) throw new HeadError('header line without a name');
-    const nameLen = colon - pos;
-    if (head.indexOf('\n', pos) < eol || head.indexOf('\r', pos) < eol) throw new HeadError('bare CR or LF in header');
-    const name = head.slice(pos, colon);
-    if (!TOKEN.test(name)) throw new HeadError(`invalid header name "${name.slice(0, 40)}"`);
-    let drop = false;
-    if (INTERESTING_LENGTHS[nameLen] === 1) {
-      const lower = name.toLowerCase();
-      if (INTERESTING.has(lower)) drop = onHeader(lower, head.slice(colon + 1, eol).trim());
-    }
-    if (drop) {
-      if (pos > runStart) kept += head.slice(runStart, pos);
-      runStart = eol + 2;
-    }
-    pos = eol + 2;
+/** Headers the gateway reads or rewrites, by id. */
+const enum H {
+  ContentLength, TransferEncoding, Connection, KeepAlive, ProxyConnection, XCallId, Host, XForwardedFor,
+  Te, Upgrade, XStartTime, XDurationSeconds, Authorization,
+}
+const NAMES: [string, H][] = [
+  ['content-length', H.ContentLength], ['transfer-encoding', H.TransferEncoding], ['connection', H.Connection],
+  ['keep-alive', H.KeepAlive], ['proxy-connection', H.ProxyConnection], ['x-call-id', H.XCallId], ['host', H.Host],
+  ['x-forwarded-for', H.XForwardedFor], ['te', H.Te], ['upgrade', H.Upgrade], ['x-start-time', H.XStartTime],
+  ['x-duration-seconds', H.XDurationSeconds], ['authorization', H.Authorization],
+];
+/** Candidates by name length: [lower-case bytes, id]. */
+const BY_LENGTH: [Buffer, H][][] = [];
+for (const [n, id] of NAMES) (BY_LENGTH[n.length] ??= []).push([Buffer.from(n, 'latin1'), id]);
+
+/** The id of the header named buf[start..end) (ASCII case-insensitive), or -1. */
+function headerId(buf: Buffer, start: number, end: number): number {
+  const cands = BY_LENGTH[end - start];
+  if (cands === undefined) return -1;
+  outer: for (let k = 0; k < cands.length; k++) {
+    const name = cands[k][0];
+    for (let i = 0; i < name.length; i++) if ((buf[start + i] | 0x20) !== name[i]) continue outer;
+    return cands[k][1];
   }
-  if (runStart === start) return head.slice(start, end);
-  return runStart < end ? kept + head.slice(runStart, end) : kept;
+  return -1;
 }
 
-const INTERESTING = new Set([
-  'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'x-call-id',
-  'host', 'x-forwarded-for', 'expect', 'authorization', 'te', 'upgrade', 'x-start-time', 'x-duration-seconds',
-]);
-const INTERESTING_LENGTHS: number[] = [];
-for (const n of INTERESTING) INTERESTING_LENGTHS[n.length] = 1;
+type HeaderHandler = (id: number, buf: Buffer, valueStart: number, valueEnd: number) => boolean;
 
-function contentLength(value: string, previous: number): number {
-  if (!/^\d{1,15}$/.test(value)) throw new HeadError(`invalid Content-Length "${value.slice(0, 40)}"`);
-  const n = Number(value);
+/**
+ * Walks the header lines of buf[start..end) (end = just past CRLFCRLF), validating each
+ * (token name, colon, no control characters in the value, CRLF endings). For headers the
+ * gateway knows it calls onHeader with the trimmed value's range; a true result drops the
+ * line from `keep`.
+ */
+function walkHeaders(buf: Buffer, start: number, end: number, keep: number[], onHeader: HeaderHandler): void {
+  const last = end - 2; // start of the empty line's CRLF
+  let runStart = start;
+  let p = start;
+  while (p < last) {
+    const lineStart = p;
+    while (TOKEN[buf[p]] === 1) p++;
+    if (p === lineStart) throw new HeadError(buf[p] === 32 || buf[p] === 9 ? 'obsolete header folding is not accepted' : 'invalid header name');
+    if (buf[p] !== 58) throw new HeadError('invalid header name');
+    const nameEnd = p++;
+    for (;;) {
+      const c = buf[p];
+      if (c === 13) break;
+      if ((c < 32 && c !== 9) || c === 127) throw new HeadError('control character in header value');
+      p++;
+    }
+    if (buf[p + 1] !== 10) throw new HeadError('bare CR in header');
+    let ve = p;
+    p += 2;
+    const id = headerId(buf, lineStart, nameEnd);
+    if (id < 0) continue;
+    let vs = nameEnd + 1;
+    while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
+    while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
+    if (onHeader(id, buf, vs, ve)) {
+      if (lineStart > runStart) keep.push(runStart, lineStart);
+      runStart = p;
+    }
+  }
+  if (last > runStart) keep.push(runStart, last);
+}
+
+function contentLength(buf: Buffer, vs: number, ve: number, previous: number): number {
+  let n = 0;
+  if (ve === vs || ve - vs > 15) throw new HeadError(`invalid Content-Length "${buf.toString('latin1', vs, Math.min(ve, vs + 40))}"`);
+  for (let i = vs; i < ve; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) throw new HeadError(`invalid Content-Length "${buf.toString('latin1', vs, Math.min(ve, vs + 40))}"`);
+    n = n * 10 + d;
+  }
   if (previous >= 0 && previous !== n) throw new HeadError('conflicting Content-Length headers');
   return n;
 }
 
-function hasToken(value: string, token: string): boolean {
-  const v = value.toLowerCase();
-  if (v === token) return true;
-  return v.split(',').some((p) => p.trim() === token);
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
+const CLOSE = Buffer.from('close', 'latin1');
+const CHUNKED = Buffer.from('chunked', 'latin1');
+
+function equalsLower(buf: Buffer, vs: number, ve: number, word: Buffer): boolean {
+  if (ve - vs !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if ((buf[vs + i] | 0x20) !== word[i]) return false;
+  return true;
 }
 
-/** Parses a request head (`head` = latin1 text up to and including CRLFCRLF). */
-export function parseRequestHead(head: string): RequestHead {
-  const lineEnd = head.indexOf('\r\n');
-  const sp1 = head.indexOf(' ');
-  const sp2 = sp1 < 0 ? -1 : head.indexOf(' ', sp1 + 1);
-  if (sp1 <= 0 || sp2 < 0 || sp2 > lineEnd) throw new HeadError('malformed request line');
-  const method = head.slice(0, sp1);
-  const target = head.slice(sp1 + 1, sp2);
-  const version = head.slice(sp2 + 1, lineEnd);
-  if (!TOKEN.test(method)) throw new HeadError('invalid method');
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(`unsupported protocol "${version.slice(0, 20)}"`);
-  if (target.length === 0 || /[\s\x00-\x1f\x7f]/.test(target)) throw new HeadError('invalid request target');
-  const http11 = version === 'HTTP/1.1';
-  let length = -1;
-  let chunked = false;
-  let close = !http11;
-  let callId = '';
-  let host = '';
-  let forwardedFor = '';
-  let expectContinue = false;
-  let authorization = '';
-  const headers = walkHeaders(head, lineEnd + 2, (name, value) => {
-    switch (name) {
-      case 'content-length': length = contentLength(value, length); return false;
-      case 'transfer-encoding':
-        if (value.toLowerCase() !== 'chunked') throw new HeadError(`unsupported Transfer-Encoding "${value.slice(0, 40)}"`);
-        chunked = true; return false;
-      case 'connection':
-        if (hasToken(value, 'close')) close = true;
-        else if (!http11 && hasToken(value, 'keep-alive')) close = false;
-        return true;
-      case 'x-call-id': callId = value; return true;
-      case 'host': host = value; return false;
-      case 'x-forwarded-for': forwardedFor = value; return true;
-      case 'expect': expectContinue = value.toLowerCase() === '100-continue'; return false;
-      case 'authorization': authorization = value; return false;
-      case 'x-start-time': return true;
-      default: return true; // keep-alive, proxy-connection, te, upgrade: hop-by-hop
+/** Connection header value: 1 close, 2 keep-alive, 0 neither. */
+function connectionValue(buf: Buffer, vs: number, ve: number): number {
+  if (equalsLower(buf, vs, ve, KEEP_ALIVE)) return 2;
+  if (equalsLower(buf, vs, ve, CLOSE)) return 1;
+  const tokens = buf.toString('latin1', vs, ve).toLowerCase().split(',').map((t) => t.trim());
+  return tokens.includes('close') ? 1 : tokens.includes('keep-alive') ? 2 : 0;
+}
+
+// Per-parse state, kept outside the handlers so a parse allocates no closure.
+let reqLength = -1;
+let reqChunked = false;
+let reqClose = false;
+let reqHttp11 = true;
+let reqCallId = '';
+let reqHost = '';
+let reqForwardedFor = '';
+let reqAuthorization = '';
+
+function onRequestHeader(id: number, buf: Buffer, vs: number, ve: number): boolean {
+  switch (id) {
+    case H.ContentLength: reqLength = contentLength(buf, vs, ve, reqLength); return false;
+    case H.TransferEncoding:
+      if (!equalsLower(buf, vs, ve, CHUNKED)) throw new HeadError(`unsupported Transfer-Encoding "${buf.toString('latin1', vs, Math.min(ve, vs + 40))}"`);
+      reqChunked = true;
+      return false;
+    case H.Connection: {
+      const v = connectionValue(buf, vs, ve);
+      if (v === 1) reqClose = true;
+      else if (v === 2 && !reqHttp11) reqClose = false;
+      return true;
     }
-  });
-  if (chunked && length >= 0) throw new HeadError('both Content-Length and Transfer-Encoding');
+    case H.XCallId: reqCallId = buf.toString('latin1', vs, ve); return true;
+    case H.Host: reqHost = buf.toString('latin1', vs, ve); return false;
+    case H.XForwardedFor: reqForwardedFor = buf.toString('latin1', vs, ve); return true;
+    case H.Authorization: reqAuthorization = buf.toString('latin1', vs, ve); return false;
+    case H.XDurationSeconds: return false;
+    default: return true; // keep-alive, proxy-connection, te, upgrade (hop-by-hop), x-start-time (ours)
+  }
+}
+
+/** Parses the request head in buf[0..end) (end = just past CRLFCRLF). Throws HeadError. */
+export function parseRequestHead(buf: Buffer, end: number): RequestHead {
+  let p = 0;
+  while (TOKEN[buf[p]] === 1) p++;
+  if (p === 0 || buf[p] !== 32) throw new HeadError('malformed request line');
+  const method = buf.toString('latin1', 0, p);
+  const targetStart = ++p;
+  while (buf[p] > 32 && buf[p] !== 127) p++;
+  if (p === targetStart || buf[p] !== 32) throw new HeadError('malformed request target');
+  const target = buf.toString('latin1', targetStart, p);
+  p++;
+  // "HTTP/1.1\r\n" or "HTTP/1.0\r\n"
+  if (buf[p] !== 72 || buf[p + 1] !== 84 || buf[p + 2] !== 84 || buf[p + 3] !== 80 || buf[p + 4] !== 47 ||
+      buf[p + 5] !== 49 || buf[p + 6] !== 46 || (buf[p + 7] !== 49 && buf[p + 7] !== 48) || buf[p + 8] !== 13 || buf[p + 9] !== 10) {
+    throw new HeadError('unsupported protocol (HTTP/1.1 or HTTP/1.0 expected)');
+  }
+  reqHttp11 = buf[p + 7] === 49;
+  reqLength = -1;
+  reqChunked = false;
+  reqClose = !reqHttp11;
+  reqCallId = reqHost = reqForwardedFor = reqAuthorization = '';
+  const keep: number[] = [];
+  walkHeaders(buf, p + 10, end, keep, onRequestHeader);
+  if (reqChunked && reqLength >= 0) throw new HeadError('both Content-Length and Transfer-Encoding');
   return {
-    method, target, http11, body: chunked ? BODY_CHUNKED : Math.max(length, 0), close, headers,
-    callId, host, forwardedFor, expectContinue, authorization,
+    method, target, body: reqChunked ? BODY_CHUNKED : Math.max(reqLength, 0), close: reqClose, keep,
+    callId: reqCallId, host: reqHost, forwardedFor: reqForwardedFor, authorization: reqAuthorization,
   };
 }
 
-/** Parses a response head from an instance; `method` decides whether a body follows. */
-export function parseResponseHead(head: string, method: string): ResponseHead {
-  const lineEnd = head.indexOf('\r\n');
-  if (!head.startsWith('HTTP/1.') || lineEnd < 12) throw new HeadError('malformed status line');
-  const status = Number(head.slice(9, 12));
-  if (!Number.isInteger(status) || status < 100 || status > 999) throw new HeadError('malformed status code');
-  const http11 = head.charCodeAt(7) === 49;
-  let length = -1;
-  let chunked = false;
-  let close = !http11;
-  const headers = walkHeaders(head, lineEnd + 2, (name, value) => {
-    switch (name) {
-      case 'content-length': length = contentLength(value, length); return false;
-      case 'transfer-encoding': chunked = value.toLowerCase().endsWith('chunked'); return false;
-      case 'connection':
-        if (hasToken(value, 'close')) close = true;
-        else if (!http11 && hasToken(value, 'keep-alive')) close = false;
-        return true;
-      case 'x-call-id': case 'x-start-time': case 'x-duration-seconds': case 'keep-alive': case 'proxy-connection': return true;
-      default: return false;
+let respLength = -1;
+let respChunked = false;
+let respClose = false;
+let respHttp11 = true;
+let respDropConnection = false;
+
+function onResponseHeader(id: number, buf: Buffer, vs: number, ve: number): boolean {
+  switch (id) {
+    case H.ContentLength: respLength = contentLength(buf, vs, ve, respLength); return false;
+    case H.TransferEncoding:
+      respChunked = ve - vs >= 7 && equalsLower(buf, ve - 7, ve, CHUNKED);
+      return false;
+    case H.Connection: {
+      const v = connectionValue(buf, vs, ve);
+      if (v === 1) { respClose = true; return true; }
+      if (v === 2 && !respHttp11) respClose = false;
+      return respDropConnection;
     }
-  });
+    case H.KeepAlive: case H.ProxyConnection: return respDropConnection;
+    case H.XCallId: case H.XStartTime: case H.XDurationSeconds: return true; // the gateway sets these
+    default: return false;
+  }
+}
+
+/**
+ * Parses a response head from an instance; `method` decides whether a body follows.
+ * dropConnection: also drop the instance's Connection/Keep-Alive lines (the gateway will
+ * close the client connection and says so itself).
+ */
+export function parseResponseHead(buf: Buffer, end: number, method: string, dropConnection: boolean): ResponseHead {
+  if (end < 16 || buf[0] !== 72 || buf[4] !== 47 || buf[5] !== 49 || buf[6] !== 46 || buf[8] !== 32) {
+    throw new HeadError('malformed status line');
+  }
+  const d0 = buf[9] - 48;
+  const d1 = buf[10] - 48;
+  const d2 = buf[11] - 48;
+  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new HeadError('malformed status code');
+  const status = d0 * 100 + d1 * 10 + d2;
+  const lineEnd = buf.indexOf(10, 12);
+  if (lineEnd < 0 || buf[lineEnd - 1] !== 13) throw new HeadError('malformed status line');
+  respHttp11 = buf[7] === 49;
+  respLength = -1;
+  respChunked = false;
+  respClose = !respHttp11;
+  respDropConnection = dropConnection;
+  const keep: number[] = [0, lineEnd + 1];
+  walkHeaders(buf, lineEnd + 1, end, keep, onResponseHeader);
+  if (keep.length > 2 && keep[2] === keep[1]) keep.splice(1, 2); // merge status line with the first header run
   let body: number;
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) body = 0;
-  else if (chunked) body = BODY_CHUNKED;
-  else if (length >= 0) body = length;
+  else if (respChunked) body = BODY_CHUNKED;
+  else if (respLength >= 0) body = respLength;
   else body = BODY_UNTIL_CLOSE;
-  return { status, statusLine: head.slice(0, lineEnd + 2), body, close, headers };
+  return { status, body, close: respClose, keep };
+}
+
+/**
+ * One buffer: `prefix` + the kept ranges of `src` + `extras` + src2[from..to) (a first body
+ * part, or nothing). Strings are latin1 (one byte per char).
+ */
+export function assemble(prefix: string, src: Buffer, keep: number[], extras: string, body: Buffer | null, from: number, to: number): Buffer {
+  let len = prefix.length + extras.length + (body === null ? 0 : to - from);
+  for (let i = 0; i < keep.length; i += 2) len += keep[i + 1] - keep[i];
+  const out = Buffer.allocUnsafe(len);
+  let o = prefix.length === 0 ? 0 : out.write(prefix, 0, 'latin1');
+  for (let i = 0; i < keep.length; i += 2) o += src.copy(out, o, keep[i], keep[i + 1]);
+  o += out.write(extras, o, 'latin1');
+  if (body !== null && to > from) body.copy(out, o, from, to);
+  return out;
 }
 
 const enum ChunkState { Size, SizeExt, SizeLf, Data, DataCr, DataLf, Trailer, TrailerLf, TrailerLine, TrailerLineLf }
