@@ -183,7 +183,6 @@ export function normalizeGovernance(p: Partial<Parsed>, fail: (path: string, msg
   }
   const hc = p.health_check;
   if (hc) {
-    if (hc.timeout > hc.interval) fail('health_check.timeout', 'must not exceed health_check.interval');
     g.healthCheck = { intervalMs: hc.interval, timeoutMs: hc.timeout, healthyThreshold: hc.healthy_threshold, unhealthyThreshold: hc.unhealthy_threshold, key: hc.key };
   }
   const od = p.outlier_detection;

@@ -4,43 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisMany } from '../helpers/servers.js';
 import { startRedisProxy, type RedisProxy } from '../../src/redis/index.js';
-
-/** Sends raw RESP lines and returns the raw reply text after `expectReplies` replies (simple/error/int/bulk only). */
-async function raw(port: number, lines: string[][]): Promise<string[]> {
-  const sock = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  const out: string[] = [];
-  let buf = '';
-  const done = new Promise<void>((resolve, reject) => {
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      for (;;) {
-        const m = /^([+\-:][^\r]*\r\n|\$-1\r\n|\$(\d+)\r\n)/.exec(buf);
-        if (!m) break;
-        if (m[2] !== undefined) {
-          const len = Number(m[2]);
-          const total = m[0].length + len + 2;
-          if (buf.length < total) break;
-          out.push(buf.slice(m[0].length, m[0].length + len));
-          buf = buf.slice(total);
-        } else {
-          out.push(m[0].trimEnd());
-          buf = buf.slice(m[0].length);
-        }
-        if (out.length === lines.length) { resolve(); return; }
-      }
-    });
-    sock.on('error', reject);
-  });
-  sock.write(lines.map((l) => `*${l.length}\r\n${l.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`).join(''));
-  await done;
-  sock.destroy();
-  return out;
-}
+import { raw, waitFor } from './governance-helpers.js';
 
 async function proxyWith(t: { after(fn: () => unknown): void }, backends: string[], governance: Record<string, unknown>): Promise<{ proxy: RedisProxy; port: number }> {
   const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends, governance });
@@ -144,11 +111,3 @@ test('upstream auth: password and ACL user per pool, per-backend override; a wro
   assert.doesNotMatch(JSON.stringify(proxy2.stats()) + JSON.stringify(proxy.stats()), /pool-pass|acl-pass/);
   await assert.rejects(c2.get('k'), /unhealthy \(upstream auth rejected\)/);
 });
-
-export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
