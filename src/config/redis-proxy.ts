@@ -5,8 +5,10 @@
  */
 import { z } from 'zod';
 import { governanceShape, normalizeGovernance, type GovernanceConfig, type GovernanceInput } from './redis-governance.js';
+import { clusterOptionsToInput, clusterSettings, clusterShape, type ClusterOptions, type ClusterSettings } from './redis-cluster.js';
 
-export const DISTRIBUTIONS = ['ketama', 'modula', 'random', 'slots'] as const;
+/** `cluster`: a Redis Cluster behind the proxy; backends are seed nodes (src/redis/cluster). */
+export const DISTRIBUTIONS = ['ketama', 'modula', 'random', 'slots', 'cluster'] as const;
 export type Distribution = (typeof DISTRIBUTIONS)[number];
 
 /** twemproxy's hash function names (src/hashkit). */
@@ -48,6 +50,8 @@ export interface RedisPoolConfig {
   backends: BackendSpec[];
   /** Auth, health, limits, stats... (src/config/redis-governance.ts); absent = plain proxy. */
   governance?: GovernanceConfig;
+  /** Present iff distribution is `cluster` (src/config/redis-cluster.ts). */
+  cluster?: ClusterSettings;
 }
 
 export interface RedisProxyConfig {
@@ -127,6 +131,7 @@ const poolSchema = z.strictObject({
   max_request_bytes: z.number().int().min(1024).default(512 * 1024 * 1024),
   backends: z.array(z.union([z.string(), backendObject])).min(1, 'at least one backend is required'),
   ...governanceShape,
+  ...clusterShape,
 });
 
 export type PoolInput = z.input<typeof poolSchema>;
@@ -166,7 +171,9 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     throw new ConfigError(`${field}.backends: slots are only meaningful with distribution: slots`);
   }
   const timeoutMs = p.timeout;
+  if (p.cluster !== undefined && p.distribution !== 'cluster') throw new ConfigError(`${field}.cluster: only meaningful with distribution: cluster`);
   const governance = normalizeGovernance(p, (path, msg) => { throw new ConfigError(`${issuePath(field, path.split('.'))}: ${msg}`); });
+  if (p.distribution === 'cluster' && governance) throw new ConfigError(`${field}: auth, health checks and the other governance settings are not supported with distribution: cluster yet`);
   return {
     name: p.name ?? defaultName,
     listen,
@@ -182,6 +189,7 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     maxRequestBytes: p.max_request_bytes,
     backends,
     ...(governance ? { governance } : {}),
+    ...(p.distribution === 'cluster' ? { cluster: clusterSettings(p.cluster) } : {}),
   };
 }
 
@@ -202,6 +210,8 @@ export interface PoolOptions {
   backends: Array<string | BackendSpec>;
   /** Governance settings in the YAML (snake_case) shape, e.g. { auth: { users: [...] } }. */
   governance?: GovernanceInput;
+  /** distribution: cluster settings. */
+  cluster?: ClusterOptions;
 }
 
 export function poolFromOptions(o: PoolOptions, field = 'pool'): RedisPoolConfig {
@@ -210,6 +220,7 @@ export function poolFromOptions(o: PoolOptions, field = 'pool'): RedisPoolConfig
     timeout: o.timeoutMs, connect_timeout: o.connectTimeoutMs, server_connections: o.serverConnections,
     auto_eject_hosts: o.autoEjectHosts, server_retry_timeout: o.serverRetryTimeoutMs,
     server_failure_limit: o.serverFailureLimit, max_request_bytes: o.maxRequestBytes, ...o.governance,
+    cluster: o.cluster && clusterOptionsToInput(o.cluster),
     backends: o.backends?.map((b) => (typeof b === 'string' ? b : {
       host: b.host, port: b.port, weight: b.weight ?? 1, name: b.name,
       slots: b.slots?.map(([a, z2]) => `${a}-${z2}`),

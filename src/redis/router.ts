@@ -4,7 +4,7 @@
  * consecutive failures a backend leaves the ring for server_retry_timeout, then returns.
  */
 import type { RedisPoolConfig } from '../config/index.js';
-import { createDistributor, type Distributor, type HashName } from '../sharding/index.js';
+import { createDistributor, type DistributionName, type Distributor, type HashName } from '../sharding/index.js';
 import { Backend } from './backend.js';
 import { backendConnectionOptions } from './governance/backend-options.js';
 import type { UpstreamEvent } from './upstream-connection.js';
@@ -37,7 +37,7 @@ export class Router {
 
   private build(): Distributor {
     return createDistributor({
-      distribution: this.pool.distribution,
+      distribution: this.pool.distribution as DistributionName, // never 'cluster': those pools use ClusterRouter
       hash: this.pool.hash as HashName,
       hashTag: this.pool.hashTag,
       servers: this.pool.backends,
