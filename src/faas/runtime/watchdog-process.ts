@@ -2,8 +2,9 @@
  * A running watchdog process, generic until `load()` specialises it with a function. The
  * provider spawns one per instance; a warm pool can spawn ahead and load later.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -31,9 +32,42 @@ export interface SpawnWatchdogOptions {
 
 const here = fileURLToPath(import.meta.url);
 const fromSource = here.endsWith('.ts');
-const NODE_WATCHDOG = join(dirname(here), 'watchdog', fromSource ? 'main.ts' : 'main.js');
-/** Running from TypeScript sources (tests, dev): the child needs the tsx loader too. */
-const NODE_LOADER_ARGS = fromSource ? ['--import', import.meta.resolve('tsx')] : [];
+const WATCHDOG_DIR = join(dirname(here), 'watchdog');
+const NODE_WATCHDOG = join(WATCHDOG_DIR, fromSource ? 'main.ts' : 'main.js');
+
+let compiled: Promise<string> | undefined;
+
+/**
+ * The node watchdog's command line. Running from TypeScript sources (tests, dev), the
+ * watchdog is transpiled once into a temp dir, so instances start and serve as plain JS
+ * (the tsx loader costs ~0.3 s per start and CPU per request); tsx is the fallback.
+ */
+async function nodeWatchdogArgs(): Promise<string[]> {
+  if (!fromSource) return [NODE_WATCHDOG];
+  compiled ??= compileWatchdog();
+  try { return [await compiled]; } catch { return ['--import', import.meta.resolve('tsx'), NODE_WATCHDOG]; }
+}
+
+async function compileWatchdog(): Promise<string> {
+  const files = readdirSync(WATCHDOG_DIR).filter((f) => f.endsWith('.ts')).sort();
+  const h = createHash('sha256');
+  for (const f of files) h.update(f).update(readFileSync(join(WATCHDOG_DIR, f)));
+  const outDir = join(tmpdir(), `trellis-watchdog-${h.digest('hex').slice(0, 16)}`);
+  const main = join(outDir, 'main.js');
+  if (existsSync(main)) return main;
+  const ts = (await import('typescript')).default;
+  const stage = `${outDir}.tmp-${randomBytes(4).toString('hex')}`;
+  await fsp.mkdir(stage, { recursive: true });
+  await fsp.writeFile(join(stage, 'package.json'), '{"type":"module"}\n');
+  for (const f of files) {
+    const out = ts.transpileModule(readFileSync(join(WATCHDOG_DIR, f), 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
+    await fsp.writeFile(join(stage, f.replace(/\.ts$/, '.js')), out.outputText);
+  }
+  // Another process may have won the race: its copy is identical.
+  await fsp.rename(stage, outDir).catch(() => fsp.rm(stage, { recursive: true, force: true }));
+  if (!existsSync(main)) throw new Error('watchdog compile failed');
+  return main;
+}
 export const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit', '/usr/local/bin/prlimit'].find((p) => existsSync(p));
 
 export class WatchdogProcess {
@@ -74,7 +108,7 @@ export class WatchdogProcess {
     if (o.kind === 'node') {
       cmd = process.execPath;
       const mem = o.memoryLimitBytes ? [`--max-old-space-size=${Math.max(16, Math.floor(o.memoryLimitBytes / 1024 / 1024))}`] : [];
-      args = [...mem, ...NODE_LOADER_ARGS, NODE_WATCHDOG];
+      args = [...mem, ...(await nodeWatchdogArgs())];
     } else {
       const script = join(o.runDir, 'trellis_watchdog.py');
       if (!existsSync(script)) writeFileSync(script, PYTHON_WATCHDOG_SOURCE);
