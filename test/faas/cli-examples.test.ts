@@ -29,4 +29,22 @@ test('the examples deploy from examples/stack.yml and answer', async (t) => {
   const echo = await fetch(`${gw.url()}/function/echo`, { method: 'POST', body: 'ping' });
   assert.equal(await echo.text(), 'ping');
   assert.equal((await client.list()).length, 3);
+
+  // follow the log stream while the function scales up: the new instance's lines arrive live
+  const ac = new AbortController();
+  const followed: string[] = [];
+  const reading = (async () => {
+    try {
+      for await (const l of client.logs('echo', { follow: true, tail: 0, signal: ac.signal })) {
+        followed.push(`${l.instance} ${l.text}`);
+        if (/ready in \d+ ms/.test(l.text)) ac.abort();
+      }
+    } catch (e) { if (!ac.signal.aborted) throw e; }
+  })();
+  await new Promise((r) => setTimeout(r, 200));
+  await client.scale('echo', 2);
+  await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error(`no live log line: ${followed.join('; ')}`)), 15_000))]);
+  ac.abort();
+  assert.ok(followed.some((l) => /^echo-1-\w+ starting \(command, classic mode/.test(l)), followed.join('\n'));
+  assert.ok(followed.some((l) => /^echo-1-\w+ ready in \d+ ms/.test(l)));
 });
