@@ -22,6 +22,11 @@ export interface WarmPoolOptions {
   pythonBin?: string;
   /** Warm the node module loader and HTTP path while idle (default true). */
   warm?: boolean;
+  /**
+   * Delay before replacing a taken process (default 100 ms): spawning is synchronous work
+   * in this process and CPU for the new one, which must not land on the cold start it serves.
+   */
+  refillDelayMs?: number;
   log?: (line: string) => void;
 }
 
@@ -87,7 +92,7 @@ export class WarmPool implements InstancePool {
       const c = list.shift()!;
       if (c.running) wp = c;
     }
-    void this.refill(plan.kind);
+    this.scheduleRefill(plan.kind);
     if (wp) this.stats.taken++;
     else this.stats.fresh++;
     return wp;
@@ -98,6 +103,12 @@ export class WarmPool implements InstancePool {
     for (const t of this.retryTimers) clearTimeout(t);
     const all = KINDS.flatMap((k) => this.idle[k].splice(0));
     await Promise.allSettled(all.map((wp) => wp.stop(1000)));
+  }
+
+  private scheduleRefill(kind: WatchdogKind): void {
+    const t = setTimeout(() => { this.retryTimers.delete(t); void this.refill(kind); }, this.opts.refillDelayMs ?? 100);
+    t.unref();
+    this.retryTimers.add(t);
   }
 
   private refill(kind: WatchdogKind): Promise<void>[] {
