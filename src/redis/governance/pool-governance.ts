@@ -237,11 +237,15 @@ class RetryScheduler {
 
   /** Sends the request again, after a jittered back-off, to the backend its key maps to now. */
   send(slot: Slot, ext: RequestExt): void {
-    const go = () => {
+    // A broken connection reconnects in the background: wait for it (up to the connect timeout).
+    const waitUntil = Date.now() + this.pg.pool.connectTimeoutMs;
+    const go = (): void => {
       const r = this.pg.router;
       const shard = r.shardOf(ext.raw!, ext.keyStart, ext.keyEnd);
       if (shard < 0) return slot.onReply(errorReply('ERR no backend serves this key'));
-      r.backends[shard].send(slot.session.id, ext.raw!, slot);
+      const b = r.backends[shard];
+      if (!b.available && Date.now() < waitUntil) { setTimeout(go, 5); return; }
+      b.send(slot.session.id, ext.raw!, slot);
     };
     const delay = backoffMs(ext.attempts, this.baseMs);
     if (delay > 0) setTimeout(go, delay);
