@@ -11,7 +11,6 @@
 # BENCH_FUNCTION=node (default: node handler under the Trellis watchdog) or plain (bare node:http server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib/proc-cpu.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
@@ -41,15 +40,18 @@ for _ in $(seq 1 200); do [ -s "$WORK/fixture.json" ] && break; sleep 0.1; done
 read -r GATEWAY DIRECT GW_PID < <(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(j.gateway,j.direct,j.pid)' "$WORK/fixture.json")
 echo "function: ${BENCH_FUNCTION:-node}; gateway $GATEWAY (pid $GW_PID), direct $DIRECT; $ROUNDS rounds x ${DURATION}s per run" >&2
 
+# CPU ticks (utime+stime) of the gateway process alone (its children are the function instances)
+gw_cpu_ticks() { sed -E 's/^.*\) //' "/proc/$GW_PID/stat" | awk '{print $12 + $13}'; }
+
 # microseconds from a wrk latency value like 95.00us, 1.20ms, 2.00s
 to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'; }
 
 run() { # row target url
   local row=$1 target=$2 url=$3 method=${1%/*} conns=${1#*/} args=() out before after reqs rps p50 p99 cpu=
   [ "$method" = POST ] && args=(-s bench/gateway.post.lua)
-  before=$(proc_cpu_ticks "$GW_PID")
+  before=$(gw_cpu_ticks)
   out=$(wrk -t1 -c"$conns" -d"${DURATION}s" --latency "${args[@]}" "$url")
-  after=$(proc_cpu_ticks "$GW_PID")
+  after=$(gw_cpu_ticks)
   reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
   rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
   p50=$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")

@@ -100,7 +100,7 @@ export class ClientConnection implements UpstreamOwner {
   private readonly onEnd = () => this.handleClientEnd();
   private readonly onClose = () => this.handleClientClose();
   private readonly onError = () => { /* 'close' follows */ };
-  private readonly onDrain = () => { if (this.up !== null) this.up.sock.resume(); };
+  private readonly onDrain = () => { if (this.up !== null && this.up.sock.isPaused()) this.up.sock.resume(); };
   private readonly onLease = (lease: InstanceLease) => this.leased(lease);
   private readonly onLeaseError = (err: unknown) => this.leaseFailed(err);
 
@@ -115,11 +115,15 @@ export class ClientConnection implements UpstreamOwner {
 
   // ---- client side ----
 
+  private clientPaused = false;
+  private pauseClient(): void { if (!this.clientPaused) { this.clientPaused = true; this.sock.pause(); } }
+  private resumeClient(): void { if (this.clientPaused) { this.clientPaused = false; this.sock.resume(); } }
+
   private handleData(chunk: Buffer): void {
     if (this.state === State.Forward && !this.reqDone) { this.forwardBody(chunk); return; }
     this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
     if (this.state === State.Head) this.nextRequest();
-    else if (this.buf.length > MAX_HEAD_BYTES) this.sock.pause(); // pipelined bytes wait for this exchange
+    else if (this.buf.length > MAX_HEAD_BYTES) this.pauseClient(); // pipelined bytes wait for this exchange
   }
 
   private handleClientEnd(): void {
@@ -138,12 +142,12 @@ export class ClientConnection implements UpstreamOwner {
 
   private nextRequest(): void {
     const buf = this.buf;
-    if (buf === null) { this.sock.resume(); return; }
+    if (buf === null) { this.resumeClient(); return; }
     const end = findHeadEnd(buf, this.scanFrom);
     if (end < 0) {
       if (buf.length > MAX_HEAD_BYTES) { this.reject(431, 'request head too large'); return; }
       this.scanFrom = buf.length;
-      this.sock.resume();
+      this.resumeClient();
       return;
     }
     this.scanFrom = 0;
@@ -180,7 +184,6 @@ export class ClientConnection implements UpstreamOwner {
     this.fn = fn;
     fn.metrics.started();
     this.state = State.Lease;
-    this.sock.pause();
     this.ctx.activator.acquire(name).then(this.onLease, this.onLeaseError);
   }
 
@@ -195,6 +198,7 @@ export class ClientConnection implements UpstreamOwner {
     s.removeListener('error', this.onError);
     s.removeListener('drain', this.onDrain);
     s.pause();
+    this.clientPaused = true;
     this.ctx.handOff(s, buf);
   }
 
@@ -224,7 +228,7 @@ export class ClientConnection implements UpstreamOwner {
       if (pending !== null) this.forwardBody(pending);
       else this.writeUpstreamHead(null, 0);
     }
-    if (this.state === State.Forward) this.sock.resume();
+    if (this.state === State.Forward) this.resumeClient();
   }
 
   private connectUpstream(fresh: boolean): void {
@@ -284,14 +288,14 @@ export class ClientConnection implements UpstreamOwner {
       this.reqTracker = null;
       if (bodyEnd < chunk.length) this.buf = chunk.subarray(bodyEnd);
     } else if (!ok) {
-      this.sock.pause();
+      this.pauseClient();
     }
   }
 
   // ---- upstream side ----
 
   onUpstreamDrain(): void {
-    if (this.state === State.Forward && !this.reqDone) this.sock.resume();
+    if (this.state === State.Forward && !this.reqDone) this.resumeClient();
   }
 
   onUpstreamData(chunk: Buffer): void {

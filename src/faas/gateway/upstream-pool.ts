@@ -54,7 +54,7 @@ export class UpstreamPool {
       if (list !== undefined && list.length > 0) {
         const c = list.pop()!;
         c.owner = owner;
-        c.sock.resume();
+        if (c.sock.isPaused()) c.sock.resume();
         return c;
       }
     }
