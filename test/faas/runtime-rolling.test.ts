@@ -87,3 +87,22 @@ test('rolling update and scale-down under continuous traffic lose no request', a
   assert.equal(sys.filter((s) => s === 'draining (replaced by version 2)').length, 2);
   assert.ok(sys.some((s) => s === 'draining (scale down)'));
 });
+
+test('an update that supersedes one still starting wins without failing either deploy', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'trellis-roll-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const bundlesDir = join(root, 'bundles');
+  const ids = [await bundle(root, bundlesDir, 'v1'), await bundle(root, bundlesDir, 'v2'), await bundle(root, bundlesDir, 'v3')];
+  const p = new ProcessProvider({ bundlesDir, drainQuietMs: 50 });
+  t.after(() => p.close());
+  await p.deploy(record(ids[0], 1, 1));
+  await Promise.all([p.deploy(record(ids[1], 2, 1)), p.deploy(record(ids[2], 3, 1))]);
+  const deadline = Date.now() + 15_000;
+  while (p.instances('roll').some((i) => i.version !== 3)) {
+    assert.ok(Date.now() < deadline, JSON.stringify(p.instances('roll')));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const [only] = p.instances('roll');
+  const res = await fetch(`http://${only.host}:${only.port}/`, { method: 'POST', body: 'x' });
+  assert.equal(await res.text(), 'v3:x');
+});

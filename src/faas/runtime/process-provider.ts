@@ -101,7 +101,7 @@ export class ProcessProvider implements RuntimeProvider {
     const starting = [...fn.insts.values()].filter((i) => i.info.version === rec.version && i.info.state === 'starting');
     const results = await Promise.allSettled(starting.map((i) => i.ready));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed && !fn.removed) throw new Error(`${rec.name} version ${rec.version} failed to start: ${(failed.reason as Error).message}`);
+    if (failed && !fn.removed && fn.record.version === rec.version) throw new Error(`${rec.name} version ${rec.version} failed to start: ${(failed.reason as Error).message}`);
   }
 
   async scale(name: string, replicas: number): Promise<void> {
