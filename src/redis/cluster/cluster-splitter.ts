@@ -1,0 +1,255 @@
+/**
+ * The command splitter of a `distribution: cluster` pool. Same contract as the core
+ * CommandSplitter (one reply per request, in the client's order), routed by Redis Cluster
+ * slots over the live topology:
+ *   - keyed commands go to the owner of their slot (or a replica for reads, per read_policy);
+ *   - MGET/MSET/DEL/UNLINK/EXISTS/TOUCH over several slots split into one sub-command per
+ *     slot (Redis Cluster itself refuses multi-slot requests, even on one node) and merge;
+ *   - other multi-key commands must stay in one slot: `-CROSSSLOT`, as Redis answers;
+ *   - whole-keyspace commands fan out to every master; CLUSTER INFO/SLOTS/SHARDS/NODES
+ *     answer from one node, so cluster-aware tools still see the real topology.
+ * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
+ */
+import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
+import { keySlot } from '../../sharding/index.js';
+import {
+  CommandFlag, commandKeys, isBlocking, lookupCommand, parseInteger, unknownCommandError, unknownSubcommandError,
+  type CommandSpec, type GetArg,
+} from '../commands/index.js';
+import { errorReply, notSupported, wrongArity } from '../errors.js';
+import {
+  Gather, mergeAllOk, mergeConcat, mergeLogicalAnd, mergeMget, mergeRandomNonNull, mergeSum, type Merge,
+} from '../fragments.js';
+import { mergeInfo } from '../info-merge.js';
+import { LOCAL_COMMANDS, type LocalHandler } from '../local-commands.js';
+import type { ClientSession, RequestHandler } from '../session.js';
+import type { SplitterStats } from '../command-splitter.js';
+import type { ClusterRouter } from './cluster-router.js';
+
+const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, Refuse, Container }
+
+interface Route {
+  readonly kind: Kind;
+  readonly name: string;
+  readonly spec: CommandSpec | undefined;
+  readonly arity: number;
+  readonly keyIndex: number;
+  /** Served by replicas under a replica read policy (READONLY command, not a write). */
+  readonly read: boolean;
+  readonly split: 'each' | 'pairs' | undefined;
+  readonly merge: Merge | undefined;
+  readonly local: LocalHandler | undefined;
+  readonly refusal: Buffer | undefined;
+  readonly mayBlock: boolean;
+  calls: number;
+}
+
+const SPLIT: Record<string, { split: 'each' | 'pairs'; merge: Merge }> = {
+  mget: { split: 'each', merge: mergeMget },
+  del: { split: 'each', merge: mergeSum },
+  unlink: { split: 'each', merge: mergeSum },
+  exists: { split: 'each', merge: mergeSum },
+  touch: { split: 'each', merge: mergeSum },
+  mset: { split: 'pairs', merge: mergeAllOk },
+};
+
+const FAN_OUT: Record<string, Merge | 'info'> = {
+  dbsize: mergeSum, flushdb: mergeAllOk, flushall: mergeAllOk, keys: mergeConcat, randomkey: mergeRandomNonNull,
+  info: 'info', 'config|set': mergeAllOk, 'config|resetstat': mergeAllOk, 'config|rewrite': mergeAllOk,
+  'script|load': mergeAllOk, 'script|flush': mergeAllOk, 'script|exists': mergeLogicalAnd,
+  'function|flush': mergeAllOk, 'function|load': mergeAllOk, 'function|delete': mergeAllOk, 'function|restore': mergeAllOk,
+};
+
+/** Keyless commands one node answers (read-only views of the cluster or server). */
+const ANY_NODE = new Set([
+  'time', 'lolwut', 'config|get', 'config|help', 'function|list', 'function|dump', 'function|stats', 'script|help', 'function|help',
+  'cluster|info', 'cluster|slots', 'cluster|shards', 'cluster|nodes', 'cluster|keyslot', 'cluster|help', 'cluster|links',
+]);
+
+/** Commands whose argument 2 is a slot: sent to that slot's master. */
+const SLOT_ARG = new Set(['cluster|countkeysinslot', 'cluster|getkeysinslot']);
+
+/** READONLY / READWRITE / ASKING from cluster-aware clients: the proxy manages these itself. */
+const ACCEPTED: LocalHandler = (s) => s.reply(OK);
+
+const MODE = '(not available with distribution: cluster yet)';
+const REFUSED: Record<string, string> = {
+  multi: MODE, exec: MODE, discard: MODE, watch: MODE, unwatch: MODE, scan: MODE, monitor: '', wait: '(replication is per node)',
+  swapdb: '(Redis Cluster only has database 0)', move: '(Redis Cluster only has database 0)',
+};
+
+export const CROSSSLOT = errorReply("CROSSSLOT Keys in request don't hash to the same slot");
+
+export class ClusterSplitter implements RequestHandler {
+  private readonly routes = new Map<string, Route>();
+  private cur: RequestParser | null = null;
+  private readonly getArg: GetArg = (i) => this.cur!.arg(i);
+  private unsupported = 0;
+  private invalid = 0;
+  private crossSlot = 0;
+  private fragments = 0;
+
+  constructor(private readonly router: ClusterRouter, private readonly infoSection: () => string) {}
+
+  handle(s: ClientSession, p: RequestParser): void {
+    this.cur = p;
+    let r = this.routes.get(p.commandName());
+    if (r === undefined) {
+      const name = p.commandName();
+      const compiled = this.compile(name, lookupCommand(name));
+      if (compiled === undefined) {
+        this.invalid++;
+        return s.reply(errorReply(unknownCommandError(p.argc, this.getArg)));
+      }
+      r = compiled;
+    }
+    if (r.kind === Kind.Container) {
+      if (p.argc < 2) return s.reply(wrongArity(r.name));
+      const sub = `${r.name}|${p.argString(1).toLowerCase()}`;
+      const sr = this.routes.get(sub) ?? this.compile(sub, r.spec!.subcommands!.get(sub.slice(r.name.length + 1)));
+      if (sr === undefined) {
+        this.invalid++;
+        return s.reply(errorReply(unknownSubcommandError(p.argc, this.getArg)));
+      }
+      r = sr;
+    }
+    r.calls++;
+    const argc = p.argc;
+    if (r.arity >= 0 ? argc !== r.arity : argc < -r.arity) return s.reply(wrongArity(r.name));
+    switch (r.kind) {
+      case Kind.Single: {
+        const k = r.keyIndex;
+        return this.router.send(s.id, p.raw(), keySlot(p.buffer, p.argStart[k], p.argEnd[k]), r.read, s.slot());
+      }
+      case Kind.Keyed: return this.keyed(s, p, r);
+      case Kind.Local: return r.local!(s, p);
+      case Kind.FanOut: return this.fanOut(s, p.raw(), r.merge!);
+      case Kind.AnyNode: return this.anyNode(s, p.raw());
+      case Kind.SlotArg: {
+        const slot = parseInteger(p.arg(2));
+        if (!(slot >= 0 && slot < 16384)) return s.reply(errorReply('ERR Invalid or out of range slot'));
+        return this.router.send(s.id, p.raw(), slot, r.read, s.slot());
+      }
+      default:
+        this.unsupported++;
+        return s.reply(r.refusal!);
+    }
+  }
+
+  onSessionClosed(): void { /* no per-session state */ }
+
+  private keyed(s: ClientSession, p: RequestParser, r: Route): void {
+    const argc = p.argc;
+    if (r.mayBlock && isBlocking(r.spec!, argc, this.getArg)) {
+      this.unsupported++;
+      return s.reply(notSupported(r.name, MODE));
+    }
+    const keys = commandKeys(r.spec!, argc, this.getArg);
+    if (keys.length === 0) return this.anyNode(s, p.raw());
+    const buf = p.buffer;
+    const st = p.argStart;
+    const en = p.argEnd;
+    const first = keySlot(buf, st[keys[0]], en[keys[0]]);
+    let i = 1;
+    while (i < keys.length && keySlot(buf, st[keys[i]], en[keys[i]]) === first) i++;
+    if (i === keys.length) return this.router.send(s.id, p.raw(), first, r.read, s.slot());
+    if (r.split === undefined) {
+      this.crossSlot++;
+      return s.reply(CROSSSLOT);
+    }
+    this.split(s, p, r, keys);
+  }
+
+  /** One sub-command per slot; layout remembers the client's key order for the merge. */
+  private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
+    const groupOf = new Map<number, number>();
+    const slots: number[] = [];
+    const layout: number[][] = [];
+    const args: Buffer[][] = [];
+    const name = p.arg(0);
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j];
+      const slot = keySlot(p.buffer, p.argStart[k], p.argEnd[k]);
+      let g = groupOf.get(slot);
+      if (g === undefined) {
+        g = slots.length;
+        groupOf.set(slot, g);
+        slots.push(slot);
+        layout.push([]);
+        args.push([name]);
+      }
+      layout[g].push(j);
+      args[g].push(p.arg(k));
+      if (r.split === 'pairs') args[g].push(p.arg(k + 1));
+    }
+    this.fragments += slots.length;
+    const gather = new Gather(s.slot(), slots.length, r.merge!, layout, keys.length);
+    for (let g = 0; g < slots.length; g++) {
+      this.router.send(s.id, encodeCommand(args[g]), slots[g], r.read, gather.fragment(g));
+    }
+  }
+
+  private fanOut(s: ClientSession, raw: Buffer, merge: Merge): void {
+    const masters = this.router.masters();
+    if (masters.length === 0) return s.reply(this.router.unserved(0, false));
+    const gather = new Gather(s.slot(), masters.length, merge);
+    for (let i = 0; i < masters.length; i++) masters[i].primary.send(s.id, raw, gather.fragment(i));
+  }
+
+  private anyNode(s: ClientSession, raw: Buffer): void {
+    const masters = this.router.masters();
+    const up = masters.find((m) => m.up) ?? masters[0];
+    if (up === undefined) return s.reply(this.router.unserved(0, false));
+    up.primary.send(s.id, raw, s.slot());
+  }
+
+  private compile(name: string, spec: CommandSpec | undefined): Route | undefined {
+    let local = LOCAL_COMMANDS.get(name);
+    if (name === 'readonly' || name === 'readwrite' || name === 'asking') local = ACCEPTED;
+    if (spec === undefined && local === undefined) return undefined;
+    const flags = spec?.flagBits ?? 0;
+    let kind: Kind;
+    let refusal: Buffer | undefined;
+    let merge: Merge | undefined;
+    const split = SPLIT[name];
+    const fan = FAN_OUT[name];
+    if (local) kind = Kind.Local;
+    else if (fan) { kind = Kind.FanOut; merge = fan === 'info' ? this.mergeInfo : fan; }
+    else if (ANY_NODE.has(name)) kind = Kind.AnyNode;
+    else if (SLOT_ARG.has(name)) kind = Kind.SlotArg;
+    else if (REFUSED[name] !== undefined) { kind = Kind.Refuse; refusal = notSupported(name, REFUSED[name]); }
+    else if (spec!.subcommands) kind = Kind.Container;
+    else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, MODE); }
+    else if (spec!.keyless) {
+      kind = Kind.Refuse;
+      refusal = notSupported(name.replace('|', ' '), name.startsWith('cluster|') ? '(cluster administration goes to the nodes directly)' : '(it names no key to route by)');
+    } else if (spec!.singleKeyIndex > 0 && !split) kind = Kind.Single;
+    else kind = Kind.Keyed;
+    if (kind === Kind.Keyed && split) merge = split.merge;
+    const route: Route = {
+      kind, name, spec, arity: kind === Kind.Container ? -2 : (spec?.arity ?? -1), keyIndex: spec?.singleKeyIndex ?? 0,
+      read: (flags & CommandFlag.READONLY) !== 0 && (flags & CommandFlag.WRITE) === 0,
+      split: kind === Kind.Keyed ? split?.split : undefined, merge, local, refusal,
+      mayBlock: (flags & CommandFlag.BLOCKING) !== 0, calls: 0,
+    };
+    this.routes.set(name, route);
+    return route;
+  }
+
+  private readonly mergeInfo: Merge = (replies) => {
+    const texts: string[] = [];
+    for (const r of replies) {
+      if (r[0] !== 36) continue;
+      const lf = r.indexOf(10);
+      texts.push(r.toString('utf8', lf + 1, r.length - 2));
+    }
+    if (texts.length === 0) return replies[0];
+    return bulkReply(mergeInfo(texts, this.infoSection()));
+  };
+
+  stats(): SplitterStats {
+    const commands: Record<string, number> = {};
+    for (const r of this.routes.values()) if (r.calls) commands[r.name] = r.calls;
+    return { unsupported_command: this.unsupported, invalid_request: this.invalid, cross_shard: this.crossSlot, fragments: this.fragments, commands };
+  }
+}
