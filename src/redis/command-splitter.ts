@@ -19,6 +19,8 @@ import { mergeInfo } from './info-merge.js';
 import { LOCAL_COMMANDS, type LocalHandler } from './local-commands.js';
 import type { Router } from './router.js';
 import type { ClientSession, RequestHandler } from './session.js';
+import type { StatefulFeatures } from './clients/features.js';
+import type { ReplyTarget } from './upstream-connection.js';
 
 const enum Kind { Forward, Keyed, Local, FanOut, OneShard, Refuse, Container }
 
@@ -85,10 +87,12 @@ export class CommandSplitter implements RequestHandler {
   private crossShard = 0;
   private fragments = 0;
 
-  constructor(private readonly router: Router, private readonly infoSection: () => string) {}
+  /** features: transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL (clients/features.ts). */
+  constructor(private readonly router: Router, private readonly infoSection: () => string, private readonly features: StatefulFeatures | null = null) {}
 
   handle(s: ClientSession, p: RequestParser): void {
     this.cur = p;
+    if (s.state !== null && this.features !== null && this.features.intercept(s, p)) return;
     let r = this.routes.get(p.commandName());
     if (r === undefined) {
       const name = p.commandName();
@@ -127,16 +131,24 @@ export class CommandSplitter implements RequestHandler {
     }
   }
 
-  onSessionClosed(): void { /* sessions hold no splitter state yet (transactions will) */ }
+  onSessionClosed(s: ClientSession): void { this.features?.onClosed(s); }
 
   private forward(s: ClientSession, shard: number, raw: Buffer): void {
     if (shard < 0) return s.reply(NO_HOST);
+    if (s.state !== null && s.state.db !== 0) return this.features!.sendTo(s, shard, raw, s.slot());
     this.router.backends[shard].send(s.id, raw, s.slot());
+  }
+
+  /** Sends in the client's database (SELECT n goes through the features' per-database connections). */
+  private sendTo(s: ClientSession, shard: number, raw: Buffer, target: ReplyTarget): void {
+    if (s.state !== null && s.state.db !== 0) this.features!.sendTo(s, shard, raw, target);
+    else this.router.backends[shard].send(s.id, raw, target);
   }
 
   private keyed(s: ClientSession, p: RequestParser, r: Route): void {
     const argc = p.argc;
     if (r.mayBlock && isBlocking(r.spec!, argc, this.getArg)) {
+      if (this.features !== null) return this.features.blockingCall(s, p, r.spec!);
       this.unsupported++;
       return s.reply(notSupported(r.name, LATER));
     }
@@ -183,18 +195,18 @@ export class CommandSplitter implements RequestHandler {
     this.fragments += shards.length;
     const gather = new Gather(s.slot(), shards.length, r.merge!, layout, keys.length);
     for (let g = 0; g < shards.length; g++) {
-      this.router.backends[shards[g]].send(s.id, encodeCommand(args[g]), gather.fragment(g));
+      this.sendTo(s, shards[g], encodeCommand(args[g]), gather.fragment(g));
     }
   }
 
   private fanOut(s: ClientSession, raw: Buffer, merge: Merge): void {
     const backends = this.router.backends;
     const gather = new Gather(s.slot(), backends.length, merge);
-    for (let i = 0; i < backends.length; i++) backends[i].send(s.id, raw, gather.fragment(i));
+    for (let i = 0; i < backends.length; i++) this.sendTo(s, i, raw, gather.fragment(i));
   }
 
   private compile(name: string, spec: CommandSpec | undefined): Route | undefined {
-    const local = LOCAL_COMMANDS.get(name);
+    const local = this.features?.handler(name) ?? LOCAL_COMMANDS.get(name);
     if (spec === undefined && local === undefined) return undefined;
     const flags = spec?.flagBits ?? 0;
     let kind: Kind;
@@ -221,7 +233,10 @@ export class CommandSplitter implements RequestHandler {
     return route;
   }
 
-  private readonly mergeInfo: Merge = (replies) => mergeInfoReplies(replies, this.infoSection());
+  private readonly mergeInfo: Merge = (replies) => {
+    const merged = mergeInfoReplies(replies, this.infoSection());
+    return this.features !== null ? this.features.patchInfo(merged) : merged;
+  };
 
   stats(): SplitterStats {
     const commands: Record<string, number> = {};

@@ -8,9 +8,12 @@ import type { RedisPoolConfig } from '../config/index.js';
 import type { BackendStats } from './backend.js';
 import { CommandSplitter, type SplitterStats } from './command-splitter.js';
 import { PoolGovernance } from './governance/pool-governance.js';
+import { applyReload } from './admin/reload.js';
 import { governanceInfo, governanceStats, type GovernanceStats } from './stats/governance-report.js';
 import { Router } from './router.js';
 import { ClientSession } from './session.js';
+import { StatefulFeatures } from './clients/features.js';
+import { LOCAL_COMMANDS } from './local-commands.js';
 
 export interface ProxyStats {
   pool: string;
@@ -32,6 +35,8 @@ export class RedisProxy {
   private readonly server: net.Server;
   private readonly router: Router;
   private readonly splitter: CommandSplitter;
+  /** Transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL/UNBLOCK. */
+  readonly features: StatefulFeatures;
   private readonly sessions = new Set<ClientSession>();
   private readonly startedAt = Date.now();
   private ticker: NodeJS.Timeout | null = null;
@@ -41,12 +46,13 @@ export class RedisProxy {
   private closedRequests = 0;
   private closing: Promise<void> | null = null;
   /** Auth, limits, health, caller stats (null when the pool has no governance settings). */
-  readonly gov: PoolGovernance | null;
+  gov: PoolGovernance | null;
 
-  constructor(readonly config: RedisPoolConfig) {
+  constructor(public config: RedisPoolConfig) {
     this.router = new Router(config);
     this.gov = config.governance ? new PoolGovernance(config, this.router) : null;
-    this.splitter = new CommandSplitter(this.router, () => this.infoSection());
+    this.features = new StatefulFeatures(this.router, config, (name) => LOCAL_COMMANDS.get(name));
+    this.splitter = new CommandSplitter(this.router, () => this.infoSection(), this.features);
     this.server = this.gov !== null
       ? this.gov.createServer((sock) => this.accept(sock))
       : net.createServer({ noDelay: true }, (sock) => this.accept(sock));
@@ -67,6 +73,14 @@ export class RedisProxy {
     });
   }
 
+  /** Hot reload (admin/reload.ts): backends, placement, limits, users; connected clients stay. Returns notes for the log. */
+  reload(next: RedisPoolConfig): string[] {
+    const r = applyReload(this.config, next, this.router, this.gov, this.sessions);
+    this.config = r.config;
+    this.gov = r.gov;
+    return r.notes;
+  }
+
   address(): { host: string; port: number } {
     const a = this.server.address();
     if (a === null || typeof a === 'string') return { ...this.config.listen };
@@ -79,6 +93,7 @@ export class RedisProxy {
     this.cxTotal++;
     const session = new ClientSession(sock, this.splitter, { maxRequestBytes: this.config.maxRequestBytes, maxBulkBytes: this.config.maxRequestBytes });
     this.sessions.add(session);
+    this.features.onAccept(session);
     this.gov?.attach(session);
     sock.once('close', () => {
       this.gov?.detach(session);
@@ -102,6 +117,7 @@ export class RedisProxy {
       }
       for (const s of this.sessions) s.socket.destroy();
       if (this.ticker) clearInterval(this.ticker);
+      this.features.close();
       this.router.close();
       this.gov?.close();
       await closed;

@@ -10,6 +10,7 @@ import { errorReply } from './errors.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { SessionGovernance } from './governance/hooks.js';
 import type { ReplyTarget } from './upstream-connection.js';
+import type { ClientState } from './clients/client-state.js';
 
 /** A place in the client's reply order; filled by a backend reply or a merged reply. */
 export class Slot implements ReplyTarget {
@@ -20,8 +21,11 @@ export class Slot implements ReplyTarget {
   t0 = 0;
   bytes = 0;
   ext: object | null = null;
+  /** Re-shapes the reply for the client (RESP3 clients), null = as received. */
+  conv: ((reply: Buffer) => Buffer) | null = null;
   constructor(readonly session: ClientSession) {}
   onReply(reply: Buffer): void {
+    if (this.conv !== null) reply = this.conv(reply);
     const g = this.session.gov;
     if (g !== null && g.onSlotReply(this, reply)) return;
     this.fill(reply);
@@ -57,6 +61,10 @@ export class ClientSession implements Flushable {
   closed = false;
   /** Requests received (stats). */
   requests = 0;
+  /** Transactions, subscriptions, database, protocol (null until the client uses any: see clients/). */
+  state: ClientState | null = null;
+  /** Reply converter for the next slot (set per request for RESP3 clients). */
+  nextConv: ((reply: Buffer) => Buffer) | null = null;
   /** Governance (auth, limits, stats) when the pool has it; set by the proxy on accept. */
   gov: SessionGovernance | null = null;
   /** Set by governance for the request being handled and moved into its slot. */
@@ -102,6 +110,7 @@ export class ClientSession implements Flushable {
       s.stat = this.curStat; s.t0 = this.curT0; s.bytes = this.curBytes; s.ext = this.curExt;
       this.curStat = -1; this.curExt = null;
     }
+    if (this.nextConv !== null) { s.conv = this.nextConv; this.nextConv = null; }
     if (this.tail === null) this.head = this.tail = s;
     else this.tail = this.tail.next = s;
     return s;

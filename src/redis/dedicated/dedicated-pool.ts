@@ -1,0 +1,101 @@
+/**
+ * Dedicated upstream connections per backend, bounded (a clear error when a backend's budget
+ * is used up), with a small idle list per (backend, database) so short transactions do not
+ * pay a TCP handshake each. A connection comes back to the idle list only when its owner
+ * says it is clean (no MULTI/WATCH/subscription/blocked call left on it); otherwise it is closed.
+ */
+import { encodeCommand } from '../../resp/index.js';
+import type { RedisPoolConfig } from '../../config/index.js';
+import { errorReply } from '../errors.js';
+import { backendConnectionOptions } from '../governance/backend-options.js';
+import type { Router } from '../router.js';
+import { DedicatedConnection } from './dedicated-connection.js';
+
+/** Default budget of dedicated connections per backend (MULTI, blocking calls, SELECT n, subscribers). */
+export const DEFAULT_MAX_DEDICATED = 512;
+const MAX_IDLE_PER_KEY = 8;
+
+export interface DedicatedPoolStats { open: number[]; idle: number; exhausted: number }
+
+export class DedicatedPool {
+  private readonly open: number[];
+  private readonly idle = new Map<string, DedicatedConnection[]>();
+  private exhausted = 0;
+  private closed = false;
+
+  constructor(private readonly router: Router, private readonly pool: RedisPoolConfig, readonly maxPerBackend = DEFAULT_MAX_DEDICATED) {
+    this.open = router.backends.map(() => 0);
+  }
+
+  get backendCount(): number { return this.router.backends.length; }
+
+  /** A connection to backend `shard` in database `db`, or an error reply when none can be had. */
+  acquire(shard: number, db: number): DedicatedConnection | Buffer {
+    const key = `${shard}/${db}`;
+    const list = this.idle.get(key);
+    while (list !== undefined && list.length > 0) {
+      const c = list.pop()!;
+      if (!c.closed) return c;
+    }
+    return this.create(shard, db, key);
+  }
+
+  /** A new connection that never goes back to the idle list (subscribers, shared db connections). */
+  create(shard: number, db: number, key = `${shard}/${db}`): DedicatedConnection | Buffer {
+    if (this.closed) return errorReply('ERR proxy is shutting down');
+    const b = this.router.backends[shard];
+    if (b === undefined) return errorReply('ERR no backend serves this key');
+    if (this.open[shard] >= this.maxPerBackend) {
+      this.exhausted++;
+      return errorReply(`ERR proxy has no dedicated connection left for backend ${b.address} (limit ${this.maxPerBackend}); try again later`);
+    }
+    const spec = b.spec;
+    const extra = backendConnectionOptions(this.pool, spec);
+    const handshake: Buffer[] = [];
+    if (extra.handshake) handshake.push(extra.handshake);
+    if (db !== 0) handshake.push(encodeCommand(['SELECT', String(db)]));
+    const c = new DedicatedConnection({
+      host: spec.host, port: spec.port, label: b.address, connectTimeoutMs: this.pool.connectTimeoutMs,
+      maxReplyBytes: Math.max(this.pool.maxRequestBytes, 512 * 1024 * 1024), handshake, tls: extra.tls,
+    });
+    c.key = key;
+    c.shard = shard;
+    c.db = db;
+    this.open[shard]++;
+    this.track(c);
+    return c;
+  }
+
+  private track(c: DedicatedConnection): void {
+    c.onClose = () => {
+      this.open[c.shard]--;
+      const list = this.idle.get(c.key);
+      if (list) { const i = list.indexOf(c); if (i >= 0) list.splice(i, 1); }
+    };
+  }
+
+  /** Gives a connection back: kept idle when clean and alive, else closed. */
+  release(c: DedicatedConnection, clean: boolean): void {
+    if (c.closed) return;
+    c.onLost = null;
+    const list = this.idle.get(c.key) ?? [];
+    if (!clean || this.closed || c.outstanding > 0 || list.length >= MAX_IDLE_PER_KEY || c.onFrame !== null) {
+      c.close();
+      return;
+    }
+    list.push(c);
+    this.idle.set(c.key, list);
+  }
+
+  stats(): DedicatedPoolStats {
+    let idle = 0;
+    for (const l of this.idle.values()) idle += l.length;
+    return { open: [...this.open], idle, exhausted: this.exhausted };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const l of this.idle.values()) for (const c of [...l]) c.close();
+    this.idle.clear();
+  }
+}
