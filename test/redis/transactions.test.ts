@@ -18,7 +18,7 @@ function keysOnTwoShards(proxy: RedisProxy, prefix: string): [string, string] {
 
 test('MULTI/EXEC/DISCARD/WATCH on a dedicated connection to the keys\' shard', async (t) => {
   const backends = await startRedisMany(2, t);
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}' });
   t.after(() => proxy.close(100));
   const { port } = proxy.address();
   const c = await RawClient.connect(port);
@@ -108,7 +108,7 @@ test('MULTI/EXEC/DISCARD/WATCH on a dedicated connection to the keys\' shard', a
 
 test('transactions through ioredis (multi/exec and watch)', async (t) => {
   const backends = await startRedisMany(3, t);
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}' });
   t.after(() => proxy.close(100));
   const { port } = proxy.address();
   const a = new Redis({ port, host: '127.0.0.1' });
