@@ -46,6 +46,7 @@ export class WarmPool implements InstancePool {
   private readonly sizes: Record<WatchdogKind, number>;
   private readonly host: string;
   private retryTimers = new Set<NodeJS.Timeout>();
+  private readonly pending = new Set<Promise<void>>();
   private closed = false;
   /** Takes served from the pool / cold starts that had to go fresh, per runtime. */
   readonly stats = { taken: 0, fresh: 0 };
@@ -61,11 +62,13 @@ export class WarmPool implements InstancePool {
       writeFileSync(join(opts.runDir, WARMUP_FILE), WARMUP_SOURCE);
       writeFileSync(join(opts.runDir, WARMUP_MODULE_FILE), WARMUP_MODULE_SOURCE);
     }
+    void this.start(); // fills in the background; start() lets a caller wait for it
   }
 
-  /** Fills every runtime's pool (in the background); resolves once the first fill is done. */
+  /** Fills every runtime's pool; resolves once the processes asked for are up (or failed). */
   async start(): Promise<void> {
-    await Promise.allSettled(KINDS.flatMap((k) => this.refill(k)));
+    for (const k of KINDS) this.refill(k);
+    await Promise.allSettled([...this.pending]);
   }
 
   /** Idle processes ready to take per runtime. */
@@ -101,21 +104,24 @@ export class WarmPool implements InstancePool {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.retryTimers) clearTimeout(t);
+    await Promise.allSettled([...this.pending]); // a spawn in flight stops itself once it sees `closed`
     const all = KINDS.flatMap((k) => this.idle[k].splice(0));
     await Promise.allSettled(all.map((wp) => wp.stop(1000)));
   }
 
   private scheduleRefill(kind: WatchdogKind): void {
-    const t = setTimeout(() => { this.retryTimers.delete(t); void this.refill(kind); }, this.opts.refillDelayMs ?? 100);
+    const t = setTimeout(() => { this.retryTimers.delete(t); this.refill(kind); }, this.opts.refillDelayMs ?? 100);
     t.unref();
     this.retryTimers.add(t);
   }
 
-  private refill(kind: WatchdogKind): Promise<void>[] {
+  private refill(kind: WatchdogKind): void {
     const want = this.sizes[kind] - this.idle[kind].length - this.spawning[kind];
-    const out: Promise<void>[] = [];
-    for (let i = 0; i < want && !this.closed; i++) out.push(this.spawnOne(kind));
-    return out;
+    for (let i = 0; i < want && !this.closed; i++) {
+      const p = this.spawnOne(kind);
+      this.pending.add(p);
+      void p.finally(() => this.pending.delete(p));
+    }
   }
 
   private async spawnOne(kind: WatchdogKind): Promise<void> {
@@ -132,12 +138,12 @@ export class WarmPool implements InstancePool {
       this.idle[kind].push(wp);
       void wp.waitExit().then(() => {
         const i = this.idle[kind].indexOf(wp);
-        if (i >= 0) { this.idle[kind].splice(i, 1); this.opts.log?.(`warm pool: an idle ${kind} process exited; refilling`); void this.refill(kind); }
+        if (i >= 0) { this.idle[kind].splice(i, 1); this.opts.log?.(`warm pool: an idle ${kind} process exited; refilling`); this.refill(kind); }
       });
     } catch (err) {
       this.failures[kind]++;
       this.opts.log?.(`warm pool: starting a ${kind} process failed: ${(err as Error).message}`);
-      const t = setTimeout(() => { this.retryTimers.delete(t); void this.refill(kind); }, Math.min(30_000, 500 * 2 ** this.failures[kind]));
+      const t = setTimeout(() => { this.retryTimers.delete(t); this.refill(kind); }, Math.min(30_000, 500 * 2 ** this.failures[kind]));
       t.unref();
       this.retryTimers.add(t);
     } finally {
