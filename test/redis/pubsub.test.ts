@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { startRedisMany } from '../helpers/servers.js';
+import { startRedisProxy } from '../../src/redis/index.js';
+import { RawClient, waitFor } from './client-commands-raw.js';
+
+test('pub/sub across two proxy instances in front of the same backends', async (t) => {
+  const backends = await startRedisMany(3, t);
+  const opts = { listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}' };
+  const p1 = await startRedisProxy(opts);
+  const p2 = await startRedisProxy(opts);
+  t.after(() => Promise.all([p1.close(100), p2.close(100)]));
+  const c1 = await RawClient.connect(p1.address().port);
+  const c2 = await RawClient.connect(p2.address().port);
+  const c3 = await RawClient.connect(p2.address().port);
+  const c4 = await RawClient.connect(p1.address().port);
+  const pub1 = await RawClient.connect(p1.address().port);
+  const pub2 = await RawClient.connect(p2.address().port);
+  t.after(() => [c1, c2, c3, c4, pub1, pub2].forEach((c) => c.close()));
+
+  assert.deepEqual(await c1.call('SUBSCRIBE', 'news', 'sport'), ['subscribe', 'news', 1]);
+  assert.deepEqual(await c1.next(), ['subscribe', 'sport', 2]);
+  assert.deepEqual(await c2.call('SUBSCRIBE', 'news'), ['subscribe', 'news', 1]);
+  assert.deepEqual(await c3.call('PSUBSCRIBE', 'n*'), ['psubscribe', 'n*', 1]);
+  assert.deepEqual(await c4.call('SSUBSCRIBE', '{s}ch'), ['ssubscribe', '{s}ch', 1]);
+
+  // Published through either proxy, heard by subscribers of both.
+  assert.ok((await pub1.call('PUBLISH', 'news', 'hello')) as number >= 2);
+  assert.deepEqual(await c1.next(), ['message', 'news', 'hello']);
+  assert.deepEqual(await c2.next(), ['message', 'news', 'hello']);
+  assert.deepEqual(await c3.next(), ['pmessage', 'n*', 'news', 'hello']);
+  await pub2.call('PUBLISH', 'sport', 'goal');
+  assert.deepEqual(await c1.next(), ['message', 'sport', 'goal']);
+  // Patterns hear channels on every backend.
+  for (let i = 0; i < 12; i++) await pub2.call('PUBLISH', `n${i}`, String(i));
+  for (let i = 0; i < 12; i++) assert.deepEqual(await c3.next(), ['pmessage', 'n*', `n${i}`, String(i)]);
+  assert.equal(await pub2.call('SPUBLISH', '{s}ch', 'sharded'), 1);
+  assert.deepEqual(await c4.next(), ['smessage', '{s}ch', 'sharded']);
+
+  // Subscribed RESP2 clients may PING, and only (un)subscribe/PING/QUIT/RESET.
+  assert.deepEqual(await c1.call('PING'), ['pong', '']);
+  assert.deepEqual(await c1.call('PING', 'x'), ['pong', 'x']);
+  assert.deepEqual(await c1.call('GET', 'k'), { error: "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context" });
+
+  // PUBSUB introspection merged across backends (counts are subscriber connections: one per proxy).
+  assert.deepEqual((await pub1.call('PUBSUB', 'CHANNELS') as string[]).sort(), ['news', 'sport']);
+  assert.deepEqual(await pub1.call('PUBSUB', 'NUMSUB', 'news', 'sport', 'none'), ['news', 2, 'sport', 1, 'none', 0]);
+  assert.equal(await pub1.call('PUBSUB', 'NUMPAT'), 1);
+  assert.deepEqual(await pub2.call('PUBSUB', 'SHARDCHANNELS'), ['{s}ch']);
+
+  // Unsubscribing: counts go down, messages stop, the subscription leaves the backend with the last client.
+  assert.deepEqual(await c1.call('UNSUBSCRIBE', 'sport'), ['unsubscribe', 'sport', 1]);
+  assert.deepEqual(await c1.call('UNSUBSCRIBE'), ['unsubscribe', 'news', 0]);
+  assert.deepEqual(await c1.call('UNSUBSCRIBE'), ['unsubscribe', null, 0]);
+  assert.equal(await c1.call('GET', 'k'), null); // back to normal mode
+  await waitFor(async () => (await pub1.call('PUBSUB', 'NUMSUB', 'sport') as unknown[])[1] === 0);
+  await pub1.call('PUBLISH', 'news', 'second');
+  assert.deepEqual(await c2.next(), ['message', 'news', 'second']);
+  assert.deepEqual(await c3.next(), ['pmessage', 'n*', 'news', 'second']);
+  assert.equal(c1.pending, 0);
+  // A subscriber that disconnects is forgotten (its proxy unsubscribes upstream).
+  c2.close();
+  await waitFor(async () => (await pub1.call('PUBSUB', 'NUMSUB', 'news') as unknown[])[1] === 0);
+  assert.deepEqual(await c3.call('PUNSUBSCRIBE'), ['punsubscribe', 'n*', 0]);
+  await waitFor(async () => (await pub1.call('PUBSUB', 'NUMPAT')) === 0);
+  assert.equal(await c4.call('RESET'), 'RESET');
+  assert.equal(await c4.call('SET', 'after', 'reset'), 'OK');
+});
+
+test('RESP3 subscribers get push messages and may run commands while subscribed; ioredis subscribes', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  const { port } = proxy.address();
+  const c = await RawClient.connect(port);
+  const pub = await RawClient.connect(port);
+  t.after(() => { c.close(); pub.close(); });
+  const hello = await c.call('HELLO', '3') as { map: Array<[string, unknown]> };
+  assert.deepEqual(hello.map.find(([k]) => k === 'proto'), ['proto', 3]);
+  c.write('SUBSCRIBE', 'ch');
+  assert.deepEqual(await c.nextPush(), { push: ['subscribe', 'ch', 1] });
+  assert.equal(await c.call('SET', 'k', 'v'), 'OK');
+  assert.equal(await c.call('GET', 'k'), 'v');
+  assert.equal(await c.call('PING'), 'PONG');
+  await pub.call('PUBLISH', 'ch', 'm1');
+  assert.deepEqual(await c.nextPush(), { push: ['message', 'ch', 'm1'] });
+
+  const sub = new Redis({ port, host: '127.0.0.1' });
+  t.after(() => sub.disconnect());
+  const got: string[] = [];
+  sub.on('message', (ch: string, msg: string) => got.push(`${ch}:${msg}`));
+  await sub.subscribe('a', 'b');
+  await pub.call('PUBLISH', 'a', '1');
+  await pub.call('PUBLISH', 'b', '2');
+  await waitFor(() => got.length === 2);
+  assert.deepEqual(got, ['a:1', 'b:2']);
+});
