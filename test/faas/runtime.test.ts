@@ -82,8 +82,8 @@ test('node, python3 and classic functions run with env, secrets, limits, readine
 
   process.env.TRELLIS_ADMIN_PASSWORD ??= 'must-not-leak';
   await Promise.all([
-    p.deploy(record('n', { envVars: { GREETING: 'hi' }, secrets: ['api-key'], limits: { memory: '96Mi' }, timeout: '1s', concurrency: 1 }, nodeB.bundleId)),
-    p.deploy(record('py', { envVars: { GREETING: 'hej' }, secrets: ['api-key'], limits: { memory: '512Mi' }, timeout: '1s' }, pyB.bundleId)),
+    p.deploy(record('n', { envVars: { GREETING: 'hi', TRELLIS_MAX_BODY_BYTES: '100000' }, secrets: ['api-key'], limits: { memory: '96Mi' }, timeout: '1s', concurrency: 1 }, nodeB.bundleId)),
+    p.deploy(record('py', { envVars: { GREETING: 'hej', TRELLIS_MAX_BODY_BYTES: '100000' }, secrets: ['api-key'], limits: { memory: '512Mi' }, timeout: '1s' }, pyB.bundleId)),
     p.deploy(record('cat', { envProcess: 'cat' })),
     p.deploy(record('cgi', { envProcess: `sh -c 'echo "$Http_Method $Http_Path $Http_Query $Http_X_Custom"; cat >&2'` })),
     p.deploy(record('fail', { envProcess: "sh -c 'echo nope; exit 3'" })),
@@ -131,6 +131,12 @@ test('node, python3 and classic functions run with env, secrets, limits, readine
   const ps = await fetch(url(p, 'py', '/sleep'));
   assert.equal(ps.status, 504);
   assert.equal((await fetch(url(p, 'py', '/q'), { method: 'POST', body: '1' })).status, 202, 'python instance serves after a timeout');
+
+  for (const n of ['n', 'py']) {
+    const big = await fetch(url(p, n, '/'), { method: 'POST', body: Buffer.alloc(200_000, 97) });
+    assert.equal(big.status, 413, `${n}: an oversized body is refused`);
+    assert.match(await big.text(), /larger than 100000 bytes/);
+  }
 
   // classic mode
   const c = await fetch(url(p, 'cat', '/'), { method: 'POST', body: 'meow' });

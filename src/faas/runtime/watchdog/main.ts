@@ -14,6 +14,8 @@ import { prepareStallMonitor } from './stall-monitor.js';
 const token = process.env[CONTROL_TOKEN_ENV] ?? '';
 delete process.env[CONTROL_TOKEN_ENV];
 const EMPTY = Buffer.alloc(0);
+/** Bodies are buffered for the handler; beyond this the watchdog answers 413. */
+const MAX_BODY = Number(process.env.TRELLIS_MAX_BODY_BYTES) > 0 ? Number(process.env.TRELLIS_MAX_BODY_BYTES) : 64 * 1024 * 1024;
 
 let spec: LoadSpec | undefined;
 let runner: Runner | undefined;
@@ -54,9 +56,21 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
     invoke(req, res, EMPTY);
     return;
   }
+  if (len !== undefined && Number(len) > MAX_BODY) { tooLarge(req, res); return; }
   const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > MAX_BODY) { req.removeAllListeners('data'); req.removeAllListeners('end'); tooLarge(req, res); return; }
+    chunks.push(c);
+  });
   req.once('end', () => invoke(req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+}
+
+function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  res.setHeader('connection', 'close');
+  plain(res, 413, `request body larger than ${MAX_BODY} bytes (TRELLIS_MAX_BODY_BYTES)`);
 }
 
 /** In-flight calls with a deadline; one coarse sweep timer instead of a timer per request. */

@@ -22,6 +22,10 @@ REPORT_FD = 3
 S = {"handler": None, "spec": None, "loading": False, "draining": False, "terminating": False,
      "inflight": 0, "served": 0, "last": 0}
 LOCK = threading.Lock()
+MAX_BODY = int(os.environ.get("TRELLIS_MAX_BODY_BYTES") or 64 * 1024 * 1024)
+
+class BodyTooLarge(Exception):
+    pass
 
 def report(msg):
     try:
@@ -90,16 +94,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
+        if n > MAX_BODY:
+            raise BodyTooLarge()
         if n:
             return self.rfile.read(n)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            parts = []
+            parts, total = [], 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     break
+                total += size
+                if total > MAX_BODY:
+                    raise BodyTooLarge()
                 parts.append(self.rfile.read(size))
                 self.rfile.readline()
             return b"".join(parts)
@@ -169,9 +178,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self):
         path, _, raw_query = self.path.partition("?")
-        if path.startswith("/_/") and self.control(path):
+        try:
+            if path.startswith("/_/") and self.control(path):
+                return
+            body = self.read_body()
+        except BodyTooLarge:
+            self.close_connection = True
+            self.send(413, "request body larger than %d bytes (TRELLIS_MAX_BODY_BYTES)" % MAX_BODY)
             return
-        body = self.read_body()
         fn, spec = S["handler"], S["spec"]
         if fn is None:
             self.send(503, "function not loaded"); return
