@@ -20,19 +20,49 @@ export class Router {
   /** Governance: every backend connection event (passive health checking). */
   onBackendEvent: ((i: number, ev: UpstreamEvent) => void) | null = null;
 
-  constructor(private readonly pool: RedisPoolConfig) {
-    this.backends = pool.backends.map((spec, i) => new Backend(spec, {
-      connections: pool.serverConnections,
-      connectTimeoutMs: pool.connectTimeoutMs,
-      timeoutMs: pool.timeoutMs,
-      maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024),
-      ...backendConnectionOptions(pool, spec),
-    }, (ok, ev) => this.onOutcome(i, ok, ev)));
+  constructor(private pool: RedisPoolConfig) {
+    this.backends = pool.backends.map((spec) => this.makeBackend(pool, spec));
     this.healthy = pool.backends.map(() => true);
     this.live = pool.backends.map(() => true);
     this.failures = pool.backends.map(() => 0);
     this.ejectedUntil = pool.backends.map(() => 0);
     this.dist = this.build();
+  }
+
+  private makeBackend(pool: RedisPoolConfig, spec: RedisPoolConfig['backends'][number]): Backend {
+    const b: Backend = new Backend(spec, {
+      connections: pool.serverConnections,
+      connectTimeoutMs: pool.connectTimeoutMs,
+      timeoutMs: pool.timeoutMs,
+      maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024),
+      ...backendConnectionOptions(pool, spec),
+    }, (ok, ev) => this.onOutcome(this.backends.indexOf(b), ok, ev)); // index looked up: hot reload reorders
+    return b;
+  }
+
+  /**
+   * Hot reload: the new backend list and placement settings. Backends whose address, name,
+   * weight and connection settings are unchanged keep their connections; the others are
+   * returned so the caller can close them once their in-flight requests are answered.
+   */
+  reconfigure(pool: RedisPoolConfig, sameConnections: boolean): Backend[] {
+    const id = (s: RedisPoolConfig['backends'][number]) => `${s.host}:${s.port}:${s.weight}:${s.name ?? ''}:${JSON.stringify(s.slots ?? null)}`;
+    const old = new Map(this.backends.map((b) => [id(b.spec), b]));
+    const next = pool.backends.map((spec) => {
+      const b = sameConnections ? old.get(id(spec)) : undefined;
+      if (b) old.delete(id(spec));
+      return b ?? this.makeBackend(pool, spec);
+    });
+    const wasLive = new Map(this.backends.map((b, i) => [b, this.live[i] && this.healthy[i]]));
+    this.pool = pool;
+    this.backends.splice(0, this.backends.length, ...next);
+    this.live.splice(0, this.live.length, ...next.map(() => true));
+    this.healthy.splice(0, this.healthy.length, ...next.map(() => true));
+    this.failures.splice(0, this.failures.length, ...next.map(() => 0));
+    this.ejectedUntil.splice(0, this.ejectedUntil.length, ...next.map(() => 0));
+    this.dist = this.build();
+    for (const b of next) if (!wasLive.has(b)) b.start();
+    return [...old.values()];
   }
 
   private build(): Distributor {

@@ -27,7 +27,7 @@ const NO_FAULT = new Set(['auth', 'ping', 'hello', 'quit']);
 
 export class PoolGovernance {
   readonly g: GovernanceConfig;
-  readonly commands = new CommandTable();
+  readonly commands: CommandTable;
   readonly stats: CommandStats;
   readonly auth: Authenticator | null;
   readonly limits: ResourceLimits | null;
@@ -45,7 +45,7 @@ export class PoolGovernance {
   private readonly timeouts: Partial<Record<Klass, number>>;
   private readonly deadlines: RequestExt[] = [];
   readonly sessions = new Set<SessionGov>();
-  readonly rejected: Record<string, number> = {};
+  readonly rejected: Record<string, number>;
   private readonly overloadedPending: Buffer;
   pendingOverflows: number[];
   /** Bytes of closed sessions (live ones are read from their sockets). */
@@ -53,10 +53,15 @@ export class PoolGovernance {
   closedBytesOut = 0;
   private ticker: NodeJS.Timeout | null = null;
 
-  constructor(readonly pool: RedisPoolConfig, readonly router: Router, private readonly logSink: (line: string) => void = defaultLog) {
+  /** `carry`: the governance this one replaces on a hot reload (its counters continue). */
+  constructor(readonly pool: RedisPoolConfig, readonly router: Router, private readonly logSink: (line: string) => void = defaultLog, carry: PoolGovernance | null = null) {
     const g = pool.governance!;
     this.g = g;
-    this.stats = new CommandStats(g.stats.maxCallers, g.stats.topCallers, (id) => this.commands.list[id]?.name ?? 'unknown');
+    const keepStats = carry !== null && carry.g.stats.maxCallers === g.stats.maxCallers && carry.g.stats.topCallers === g.stats.topCallers;
+    this.commands = keepStats ? carry.commands : new CommandTable();
+    this.stats = keepStats ? carry.stats : new CommandStats(g.stats.maxCallers, g.stats.topCallers, (id) => this.commands.list[id]?.name ?? 'unknown');
+    this.rejected = carry ? carry.rejected : {};
+    if (carry) { this.closedBytesIn = carry.closedBytesIn; this.closedBytesOut = carry.closedBytesOut; }
     this.auth = g.users ? new Authenticator(g.users) : null;
     const cb = g.circuitBreakers;
     this.limits = cb?.maxConnections ? new ResourceLimits({ maxConnections: cb.maxConnections }) : null;
@@ -76,6 +81,8 @@ export class PoolGovernance {
     this.retry = g.retry ? new RetryScheduler(this, g.retry) : null;
     this.needsClass = this.rateRules !== null || Object.keys(this.timeouts).length > 0 || this.mirror !== null;
     this.health = g.healthCheck || g.outlierDetection || g.upstreamAuth ? new HealthManager(pool, router, (l) => this.log(l)) : null;
+    router.onBackendEvent = null;
+    for (const b of router.backends) b.gate = null;
     if (this.health) router.onBackendEvent = (i, ev) => this.health!.onEvent(i, ev);
     if (this.health || this.maxPending > 0) this.installGates();
   }

@@ -45,7 +45,7 @@ export class SessionGov implements SessionGovernance {
     this.caller = pg.stats.caller(this.identity);
   }
 
-  private refreshCaller(s: ClientSession): void {
+  refreshCaller(s: ClientSession): void {
     this.seenName = s.name;
     const user = this.user && this.user.username !== 'default' ? this.user.username : '';
     this.identity = s.name || user || this.address;

@@ -80,6 +80,7 @@ export class HealthManager {
   /** Backend connection event (from the router). */
   onEvent(i: number, ev: UpstreamEvent): void {
     const st = this.state[i];
+    if (st === undefined) return; // a backend removed by a reload, still draining
     if (ev === 'auth-failed') {
       if (!st.authRejected) { st.authRejected = true; this.update(i); }
       return;

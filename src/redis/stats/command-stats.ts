@@ -53,6 +53,7 @@ export class CommandStats {
 
   record(row: number, seconds: number, error: boolean): void {
     const a = this.rows[row];
+    if (a === undefined) return; // a row of the table a reload replaced
     a[TOTAL]++;
     if (error) a[ERRORS]++;
     a[SUM] += seconds;
