@@ -20,10 +20,11 @@ let gw: Gateway;
 let svc: AsyncService;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let dataDir: string;
+const provider = new TestProvider();
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'trellis-async-api-'));
-  gw = await createGateway({ listen: '127.0.0.1:0', dataDir, provider: new TestProvider(), adminPassword: 'secret', log: () => undefined });
+  gw = await createGateway({ listen: '127.0.0.1:0', dataDir, provider, adminPassword: 'secret', log: () => undefined });
   svc = await attachAsync({
     addRoute: (m, p, h) => gw.addRoute(m, p, h), invoke: (n, r) => gw.invoke(n, r),
     functionMeta: (n) => gw.registry.record(n)?.spec,
@@ -40,6 +41,7 @@ after(async () => {
   await receiver.close();
   await svc.close();
   await gw.close();
+  await provider.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
