@@ -11,6 +11,7 @@ import { PoolGovernance } from './governance/pool-governance.js';
 import { applyReload } from './admin/reload.js';
 import { governanceInfo, governanceStats, type GovernanceStats } from './stats/governance-report.js';
 import { Router } from './router.js';
+import { ClusterRouter, ClusterSplitter, seedRouterPool } from './cluster/index.js';
 import { ClientSession } from './session.js';
 import { StatefulFeatures } from './clients/features.js';
 import { LOCAL_COMMANDS } from './local-commands.js';
@@ -34,7 +35,9 @@ export interface ProxyStats {
 export class RedisProxy {
   private readonly server: net.Server;
   private readonly router: Router;
-  private readonly splitter: CommandSplitter;
+  private readonly splitter: CommandSplitter | ClusterSplitter;
+  /** distribution: cluster: slot routing over the discovered topology (`router` then only holds the unused seeds). */
+  private readonly cluster: ClusterRouter | null;
   /** Transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL/UNBLOCK. */
   readonly features: StatefulFeatures;
   private readonly sessions = new Set<ClientSession>();
@@ -49,20 +52,24 @@ export class RedisProxy {
   gov: PoolGovernance | null;
 
   constructor(public config: RedisPoolConfig) {
-    this.router = new Router(config);
+    this.cluster = config.distribution === 'cluster' ? new ClusterRouter(config) : null;
+    this.router = new Router(this.cluster ? seedRouterPool(config) : config);
     this.gov = config.governance ? new PoolGovernance(config, this.router) : null;
     this.features = new StatefulFeatures(this.router, config, (name) => LOCAL_COMMANDS.get(name));
-    this.splitter = new CommandSplitter(this.router, () => this.infoSection(), this.features);
+    this.splitter = this.cluster
+      ? new ClusterSplitter(this.cluster, () => this.infoSection())
+      : new CommandSplitter(this.router, () => this.infoSection(), this.features);
     this.server = this.gov !== null
       ? this.gov.createServer((sock) => this.accept(sock))
       : net.createServer({ noDelay: true }, (sock) => this.accept(sock));
   }
 
   async listen(): Promise<void> {
-    this.router.start();
+    if (this.cluster) this.cluster.start();
+    else this.router.start();
     this.gov?.start();
     const tickMs = this.config.timeoutMs > 0 ? Math.max(5, Math.min(250, this.config.timeoutMs >> 2)) : 250;
-    this.ticker = setInterval(() => this.router.tick(Date.now()), tickMs);
+    this.ticker = setInterval(() => (this.cluster ?? this.router).tick(Date.now()), tickMs);
     this.ticker.unref();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -119,6 +126,7 @@ export class RedisProxy {
       if (this.ticker) clearInterval(this.ticker);
       this.features.close();
       this.router.close();
+      this.cluster?.close();
       this.gov?.close();
       await closed;
     })();
@@ -140,8 +148,8 @@ export class RedisProxy {
       downstream_cx_protocol_error: this.protocolErrors,
       downstream_rq_total: rq,
       splitter: this.splitter.stats(),
-      ejected: this.router.ejected,
-      backends: this.router.backends.map((b) => b.stats()),
+      ejected: (this.cluster ?? this.router).ejected,
+      backends: (this.cluster ?? this.router).backends.map((b) => b.stats()),
       clients_by_name: byName,
       ...(this.gov ? { governance: governanceStats(this.gov) } : {}),
     };

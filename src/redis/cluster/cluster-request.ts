@@ -5,6 +5,7 @@
  *   MOVED       → record the new owner, refresh the topology (debounced), resend there;
  *   ASK         → `ASKING` + the command, pipelined on one connection to the importing node;
  *   TRYAGAIN    → resend after a short pause (multi-key request during a migration);
+ *   LOADING     → a replica still syncing: the read goes to the master;
  *   CLUSTERDOWN, or the node unreachable → wait for a topology refresh and resend once,
  *                 if safe: reads always; writes only when they were never sent.
  * Redirections are bounded (max_redirects) and end in a clear error.
@@ -87,6 +88,13 @@ export class ClusterRequest implements ReplyTarget {
         return this.retryAfterRefresh(reply, true);
       case ErrKind.Backend:
         return this.retryAfterRefresh(reply, neverSent || this.read);
+      case ErrKind.Loading: {
+        // A replica still loading its data set: read from the master instead (once).
+        const m = this.router.pick(this.slot, false);
+        if (this.retried || m === null || m === this.node) return this.target.onReply(reply);
+        this.retried = true;
+        return this.sendTo(m, false, false);
+      }
       default:
         return this.target.onReply(reply);
     }

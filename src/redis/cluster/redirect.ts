@@ -1,9 +1,9 @@
 /**
  * Recognises the Redis Cluster error replies the proxy handles itself instead of passing
  * them to the client: MOVED and ASK redirections, TRYAGAIN (multi-key request during a slot
- * migration), CLUSTERDOWN, and the proxy's own "backend unavailable / timed out" errors.
+ * migration), CLUSTERDOWN, LOADING (a replica still syncing), and the proxy's own "backend unavailable / timed out" errors.
  */
-export const enum ErrKind { Other, Moved, Ask, TryAgain, ClusterDown, Backend }
+export const enum ErrKind { Other, Moved, Ask, TryAgain, ClusterDown, Backend, Loading }
 
 const MINUS = 45;
 
@@ -22,6 +22,7 @@ export function classifyError(b: Buffer): ErrKind {
     case 84 /* T */: return startsWith(b, 'TRYAGAIN') ? ErrKind.TryAgain : ErrKind.Other;
     case 67 /* C */: return startsWith(b, 'CLUSTERDOWN') ? ErrKind.ClusterDown : ErrKind.Other;
     case 69 /* E */: return startsWith(b, 'ERR backend ') ? ErrKind.Backend : ErrKind.Other;
+    case 76 /* L */: return startsWith(b, 'LOADING') ? ErrKind.Loading : ErrKind.Other;
     default: return ErrKind.Other;
   }
 }

@@ -16,7 +16,7 @@ export interface NodeAddress {
 
 export interface ShardTopology {
   master: NodeAddress;
-  /** Replicas that are online (failed or loading ones are left out). */
+  /** Replicas not marked failed. */
   replicas: NodeAddress[];
   /** Inclusive ranges [first, last]. */
   slots: Array<[number, number]>;
@@ -95,7 +95,10 @@ export function parseClusterShards(v: RespValue): ShardTopology[] {
       if (role === 'master') {
         // After a failover the shard lists the old, failed master too: prefer the healthy one.
         if (master === null || health === 'online') master = addr;
-      } else if (health === 'online') {
+      } else if (health !== 'fail' && health !== 'failed') {
+        // Redis 7.0 reports "loading" for any replica whose replication offset is still 0 (an
+        // idle master): it serves reads; a replica that really is loading answers -LOADING,
+        // and ClusterRequest then reads from the master.
         replicas.push(addr);
       }
     }
