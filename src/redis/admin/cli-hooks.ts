@@ -1,0 +1,34 @@
+/**
+ * What `trellis redis-proxy` adds for governance: `--admin host:port` (admin HTTP server, and
+ * per-command caller stats on every pool) and hot reload of `--config` (file watch + SIGHUP).
+ */
+import { ConfigError, type RedisProxyConfig } from '../../config/index.js';
+import type { RedisProxy } from '../proxy.js';
+import { startAdminServer } from './admin-server.js';
+import { watchConfig } from './reload.js';
+
+export function parseAdminFlag(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v.trim());
+  if (!m || Number(m[3]) > 65535) throw new ConfigError(`--admin: expected host:port, got "${v}"`);
+  return { host: m[1] ?? m[2], port: Number(m[3]) };
+}
+
+/** Validates --admin and turns on command stats for pools that have no governance settings. */
+export function prepareAdmin(cfg: RedisProxyConfig, admin: string | undefined): void {
+  if (admin === undefined) return;
+  parseAdminFlag(admin);
+  if (cfg.workers > 1) throw new ConfigError('--admin: only with --workers 1 for now (stats are per process)');
+  for (const p of cfg.pools) p.governance ??= { stats: { topCallers: 20, maxCallers: 200 } };
+}
+
+/** Starts the admin server and the config watcher; returns a stop function. */
+export async function startProxyServices(o: { admin?: string; config?: string }, proxies: RedisProxy[]): Promise<() => Promise<void>> {
+  const stops: Array<() => unknown> = [];
+  if (o.admin !== undefined) {
+    const a = await startAdminServer(parseAdminFlag(o.admin), () => proxies);
+    process.stdout.write(`trellis redis-proxy: admin on http://${a.host}:${a.port} (/metrics /stats /healthz /ready)\n`);
+    stops.push(() => a.close());
+  }
+  if (o.config !== undefined) stops.push(watchConfig(o.config, proxies));
+  return async () => { for (const s of stops) await s(); };
+}
