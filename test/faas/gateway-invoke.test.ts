@@ -226,3 +226,14 @@ test('programmatic invoke and extra routes (for the async queue)', async (t) => 
   assert.equal((await fetch(`${url}/system/async-report`)).status, 401, 'extra /system routes are behind auth');
   assert.equal((await api(url, 'GET', '/system/async-report')).text, 'report');
 });
+
+test('idle keep-alive connections and incomplete heads are closed', async (t) => {
+  const { url } = await startGateway(t, { idleTimeoutMs: 300, headTimeoutMs: 300 });
+  await deploy(url, { service: 'idle', envProcess: 'cat' });
+  const t0 = Date.now();
+  const partial = await rawExchange(url, 'GET /function/idle HTTP/1.1\r\nHost: x\r\n', 10_000);
+  assert.equal(partial, '', 'closed without an answer');
+  const idle = await rawExchange(url, 'GET /function/idle/x HTTP/1.1\r\nHost: x\r\n\r\n', 10_000);
+  assert.match(idle, /^HTTP\/1\.1 200 /, 'answered, then closed once idle');
+  assert.ok(Date.now() - t0 < 9_000, 'closed by the gateway, not by the test timeout');
+});

@@ -116,12 +116,29 @@ export class ClientConnection implements UpstreamOwner {
   // ---- client side ----
 
   private clientPaused = false;
+  /** When the bytes now buffered started arriving; when the connection last finished an exchange. */
+  private headStartedAt = 0;
+  private lastActive = performance.now();
+
+  /**
+   * Called periodically: closes a connection idle between requests for longer than idleMs,
+   * or one that has not completed a request head within headMs (slowloris).
+   */
+  checkIdle(now: number, idleMs: number, headMs: number): void {
+    if (this.state !== State.Head) return;
+    if (this.buf === null ? now - this.lastActive > idleMs : now - this.headStartedAt > headMs) {
+      this.state = State.Closed;
+      this.sock.destroy();
+    }
+  }
+
   private pauseClient(): void { if (!this.clientPaused) { this.clientPaused = true; this.sock.pause(); } }
   private resumeClient(): void { if (this.clientPaused) { this.clientPaused = false; this.sock.resume(); } }
 
   private handleData(chunk: Buffer): void {
     if (this.state === State.Forward && !this.reqDone) { this.forwardBody(chunk); return; }
-    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.buf === null) { this.buf = chunk; this.headStartedAt = performance.now(); }
+    else this.buf = Buffer.concat([this.buf, chunk]);
     if (this.state === State.Head) this.nextRequest();
     else if (this.buf.length > MAX_HEAD_BYTES) this.pauseClient(); // pipelined bytes wait for this exchange
   }
@@ -459,6 +476,8 @@ export class ClientConnection implements UpstreamOwner {
     if (this.state === State.Closed) return;
     if (this.closeAfter) { this.state = State.Closed; this.sock.end(); return; }
     this.state = State.Head;
+    this.lastActive = performance.now();
+    if (this.buf !== null) this.headStartedAt = this.lastActive;
     this.nextRequest();
   }
 

@@ -58,6 +58,10 @@ export interface GatewayOptions {
   auth?: { invoke?: boolean };
   version?: string;
   log?: (line: string) => void;
+  /** Keep-alive connections idle longer than this are closed (default 75 s). */
+  idleTimeoutMs?: number;
+  /** A request head must arrive within this (default 30 s; slowloris guard). */
+  headTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -125,6 +129,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
 
   const sockets = new Set<net.Socket>();
+  const conns = new Set<ClientConnection>();
   const fast: FastPathContext = {
     lookup: (n) => reg.lookup(n),
     activator,
@@ -143,11 +148,19 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const c of fast.inflight) if (c.deadline <= now) c.timedOut();
   }, 100);
   sweep.unref();
+  const idleMs = opts.idleTimeoutMs ?? 75_000;
+  const headMs = opts.headTimeoutMs ?? 30_000;
+  const idleSweep = setInterval(() => {
+    const now = performance.now();
+    for (const c of conns) c.checkIdle(now, idleMs, headMs);
+  }, Math.min(1000, idleMs, headMs));
+  idleSweep.unref();
 
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
     sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    new ClientConnection(sock, fast);
+    const conn = new ClientConnection(sock, fast);
+    conns.add(conn);
+    sock.on('close', () => { sockets.delete(sock); conns.delete(conn); });
   });
 
   const unsubscribe = provider.on((e) => {
@@ -179,6 +192,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       if (closed) return;
       closed = true;
       clearInterval(sweep);
+      clearInterval(idleSweep);
       unsubscribe();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
