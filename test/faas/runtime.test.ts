@@ -15,11 +15,13 @@ const NODE_HANDLER = `
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import v8 from 'node:v8';
+import { Readable } from 'node:stream';
 export default async (req) => {
   if (req.path === '/throw') throw new Error('kaboom');
   if (req.path === '/hang') return new Promise(() => {});
   if (req.path === '/sleep') { await new Promise((r) => setTimeout(r, 300)); return 'slept'; }
   if (req.path === '/text') return 'plain text';
+  if (req.path === '/stream') return { headers: { 'content-type': 'text/event-stream' }, body: Readable.from(['data: 1\\n\\n', 'data: 2\\n\\n']) };
   console.log('served', req.method, req.path);
   console.error('to stderr');
   writeFileSync('scratch.txt', 'mine');
@@ -113,6 +115,10 @@ test('node, python3 and classic functions run with env, secrets, limits, readine
   assert.ok((j.heapLimitMb as number) <= 200, `heap limit ${String(j.heapLimitMb)} MB should follow limits.memory`);
   assert.match(j.cwd as string, new RegExp(`${p.instances('n')[0].id}/work$`));
   assert.equal(await (await fetch(url(p, 'n', '/text'))).text(), 'plain text');
+  const sse = await fetch(url(p, 'n', '/stream'));
+  assert.equal(sse.headers.get('content-type'), 'text/event-stream');
+  assert.equal(sse.headers.get('transfer-encoding'), 'chunked');
+  assert.equal(await sse.text(), 'data: 1\n\ndata: 2\n\n');
 
   // python3 http mode
   const pr = await fetch(url(p, 'py', '/q?a=b'), { method: 'POST', body: JSON.stringify({ k: [1, 2] }), headers: { 'content-type': 'application/json' } });

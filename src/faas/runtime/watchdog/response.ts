@@ -8,10 +8,14 @@
  *   - `{ status?, headers?, body? }` — treated as a response when it has a `body` key or a
  *     numeric `status`/`statusCode`; `body` may be a string, Buffer, or any JSON value;
  *   - a string (200 text/plain), a Buffer/Uint8Array (200 application/octet-stream);
+ *   - a Node Readable or web ReadableStream as `body` (or returned directly): streamed as is
+ *     (chunked; application/octet-stream unless a content-type header is given);
  *   - undefined/null (200, empty body);
  *   - anything else (object, array, number, boolean): 200 application/json.
  */
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 export interface HandlerRequest {
   method: string;
@@ -67,12 +71,22 @@ export function writeResult(res: ServerResponse, out: unknown): void {
   let status = 200;
   let headers: Shaped['headers'] = {};
   let body: unknown = out;
-  if (out !== null && typeof out === 'object' && !Buffer.isBuffer(out) && !(out instanceof Uint8Array) && isShaped(out)) {
+  if (out !== null && typeof out === 'object' && !Buffer.isBuffer(out) && !(out instanceof Uint8Array) && !asStream(out) && isShaped(out)) {
     status = out.status ?? out.statusCode ?? 200;
     headers = out.headers ?? {};
     body = out.body;
   }
   if (!Number.isInteger(status) || status < 100 || status > 599) throw new Error(`handler returned invalid status ${String(status)}`);
+  const stream = asStream(body);
+  if (stream) {
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v as string | number | string[]);
+    if (!res.hasHeader('content-type')) res.setHeader('content-type', 'application/octet-stream');
+    res.writeHead(status);
+    stream.once('error', (e) => { process.stderr.write(`handler stream error: ${e.message}\n`); res.destroy(e); });
+    res.once('close', () => { if (!stream.readableEnded) stream.destroy(); });
+    stream.pipe(res);
+    return;
+  }
   let payload: Buffer;
   let type: string | undefined;
   if (body === undefined || body === null) payload = Buffer.alloc(0);
@@ -85,4 +99,10 @@ export function writeResult(res: ServerResponse, out: unknown): void {
   res.setHeader('content-length', payload.length);
   res.writeHead(status);
   res.end(payload);
+}
+
+function asStream(body: unknown): Readable | undefined {
+  if (body instanceof Readable) return body;
+  if (body && typeof body === 'object' && typeof (body as WebReadableStream).getReader === 'function') return Readable.fromWeb(body as WebReadableStream);
+  return undefined;
 }
