@@ -1,5 +1,5 @@
 /**
- * Proofs with real processes: 1 000 async jobs with callbacks; the gateway process is killed
+ * Proofs with real `trellis gateway` processes: 1 000 async jobs with callbacks; the gateway process is killed
  * with SIGKILL mid-run (and, for NATS, nats-server is restarted mid-run); after restart every
  * job's callback arrives (zero lost) and duplicates stay within the jobs in flight at the crash.
  * Also: two gateways on one JetStream share 1 000 jobs, each processed exactly once.
@@ -34,6 +34,7 @@ function checkAll(ids: string[], calls: Received[]): void {
     assert.equal(c.body, `job-${i}`);
     assert.equal(c.status, '200');
     assert.equal(c.fn, 'echo');
+    assert.equal(c.contentType, 'text/plain');
     assert.match(c.startTime, /^\d{19}$/);
     assert.ok(Number(c.duration) >= 0);
   }
@@ -52,9 +53,9 @@ for (const driver of ['sqlite', 'nats'] as const) {
     const url = `http://127.0.0.1:${port}`;
     let gw = await startGatewayProcess(port, dataDir, env);
     t.after(() => stopGroup(gw));
-    await deploy(url, 'echo');
+    await deploy(url, 'echo', { envProcess: 'cat' });
 
-    const ids = await submit([url], 'echo/echo', JOBS, receiver.url);
+    const ids = await submit([url], 'echo', JOBS, receiver.url);
     assert.equal(new Set(ids).size, JOBS);
     await until('a quarter of the callbacks', () => receiver.calls.length >= JOBS / 4, 60_000);
     assert.ok(receiver.calls.length < JOBS, 'the run finished before the crash; nothing was in flight');
@@ -92,20 +93,20 @@ test('two gateways on one JetStream: 1 000 jobs, each processed once, work split
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     const port = await getFreePort();
     const gw = await startGatewayProcess(port, dataDir, {
-      ...FAST, TRELLIS_ASYNC_DRIVER: 'nats', TRELLIS_NATS_URL: nats.url, TRELLIS_NATS_STREAM: stream, GREETING: name,
+      ...FAST, TRELLIS_ASYNC_DRIVER: 'nats', TRELLIS_NATS_URL: nats.url, TRELLIS_NATS_STREAM: stream,
     });
     t.after(() => stopGroup(gw));
     urls.push(`http://127.0.0.1:${port}`);
-    await deploy(urls[urls.length - 1], 'echo');
+    // Same function on both gateways; its answer names the gateway whose instance ran it.
+    await deploy(urls[urls.length - 1], 'who', { envProcess: 'printenv WHO', envVars: { WHO: name } });
   }
-  // The function's default route answers with JSON naming the gateway (its GREETING env).
-  const ids = await submit(urls, 'echo', JOBS, receiver.url);
+  const ids = await submit(urls, 'who', JOBS, receiver.url);
   await until('every callback', () => tally(receiver.calls).unique === JOBS, 60_000);
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(receiver.calls.length, JOBS, 'a job was processed twice');
   const byGateway = new Map<string, number>();
   for (const c of receiver.calls) {
-    const who = (JSON.parse(c.body) as { env: string }).env;
+    const who = c.body.trim();
     byGateway.set(who, (byGateway.get(who) ?? 0) + 1);
   }
   t.diagnostic(`work split: ${JSON.stringify(Object.fromEntries(byGateway))}`);

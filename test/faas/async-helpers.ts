@@ -6,16 +6,18 @@ import { waitForPort } from '../../src/util/net.js';
 
 export const ADMIN = 'Basic ' + Buffer.from('admin:secret').toString('base64');
 
-/** A `createGateway` + async process in its own process group (so kill -9 takes its functions too). */
+/**
+ * A real `trellis gateway` process (process provider, activator, async queue from TRELLIS_ASYNC_*
+ * env) in its own process group, so kill -9 takes its function instances down with it.
+ */
 export async function startGatewayProcess(port: number, dataDir: string, env: Record<string, string>): Promise<ManagedProcess> {
-  const p = new ManagedProcess(process.execPath, ['--import', 'tsx', 'test/faas/async-gateway-fixture.ts'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, ADMIN_PASSWORD: 'secret', ...env },
-    detached: true,
-  });
+  const p = new ManagedProcess(process.execPath, [
+    '--import', 'tsx', 'src/cli/main.ts', 'gateway', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--no-warm-pool',
+  ], { env: { ...process.env, TRELLIS_ADMIN_PASSWORD: 'secret', ...env }, detached: true });
   await waitForPort(port, '127.0.0.1', 30_000).catch((e) => { throw new Error(`${e.message}\n${p.recentOutput()}`); });
-  // The async routes are mounted before "ready"; wait for it.
+  // The async routes are mounted before it prints that it listens; wait for that line.
   const deadline = Date.now() + 30_000;
-  while (!p.recentOutput().includes('ready ')) {
+  while (!p.recentOutput().includes('trellis gateway listening on')) {
     if (!p.running || Date.now() > deadline) throw new Error(`gateway process did not get ready:\n${p.recentOutput()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -34,6 +36,7 @@ export async function stopGroup(p: ManagedProcess): Promise<void> {
   try { process.kill(-p.proc.pid!, 'SIGKILL'); } catch { /* gone */ }
 }
 
+/** Deploys a function (default envProcess for the test provider; the real one forks it per request). */
 export async function deploy(gatewayUrl: string, service: string, extra: Record<string, unknown> = {}): Promise<void> {
   const res = await fetch(`${gatewayUrl}/system/functions`, {
     method: 'POST', headers: { authorization: ADMIN, 'content-type': 'application/json' },
