@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, startRedisMany } from '../helpers/servers.js';
+import { startRedisProxy } from '../../src/redis/index.js';
+import { RawClient, type Plain } from './client-commands-raw.js';
+
+/** Lines whose RESP3 reply must be the same through the proxy as from Redis itself. */
+const LINES: string[][] = [
+  ['HSET', 'h', 'f1', 'v1', 'f2', 'v2'], ['HGETALL', 'h'], ['HGETALL', 'nokey'],
+  ['SADD', 's', 'a'], ['SMEMBERS', 's'], ['SMEMBERS', 'nokey'], ['SADD', '{s}1', 'x'], ['SADD', '{s}2', 'x'], ['SINTER', '{s}1', '{s}2'], ['SUNION', '{s}1', '{s}2'],
+  ['ZADD', 'z', '1.5', 'a', '2', 'b', '3', 'c'], ['ZSCORE', 'z', 'a'], ['ZSCORE', 'z', 'nope'], ['ZINCRBY', 'z', '1', 'a'],
+  ['ZMSCORE', 'z', 'a', 'nope'], ['ZRANGE', 'z', '0', '-1', 'WITHSCORES'], ['ZRANGE', 'z', '0', '-1'],
+  ['ZRANGEBYSCORE', 'z', '-inf', '+inf', 'WITHSCORES'], ['ZREVRANGE', 'z', '0', '1', 'WITHSCORES'], ['ZADD', 'z', 'INCR', '1', 'c'],
+  ['ZPOPMIN', 'z'], ['ZPOPMAX', 'z', '1'], ['ZADD', 'z2', '5', 'm'], ['BZPOPMIN', 'z2', '1'], ['ZADD', 'z3', '1', 'q'], ['ZMPOP', '1', 'z3', 'MIN'],
+  ['GET', 'nokey'], ['SET', 'k', 'v'], ['MGET', 'k', 'nokey'], ['LPOS', 'nolist', 'x'], ['CONFIG', 'GET', 'maxmemory'],
+  ['INCRBYFLOAT', 'f', '1.5'], ['EXISTS', 'k'], ['TTL', 'k'], ['LRANGE', 'nokey', '0', '-1'], ['BLPOP', 'nolist', '0.05'],
+];
+
+async function run(port: number, lines: string[][]): Promise<Plain[]> {
+  const c = await RawClient.connect(port);
+  try {
+    const hello = await c.call('HELLO', '3');
+    assert.ok(typeof hello === 'object' && hello !== null && 'map' in hello, JSON.stringify(hello));
+    const out: Plain[] = [];
+    for (const l of lines) out.push(await c.call(...l));
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+test('RESP3 end to end: HELLO 3, replies shaped like Redis\' RESP3 replies', async (t) => {
+  const direct = await startRedis(t);
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}' });
+  t.after(() => proxy.close(100));
+  const want = await run(direct.port, LINES);
+  const got = await run(proxy.address().port, LINES);
+  for (let i = 0; i < LINES.length; i++) assert.deepEqual(got[i], want[i], `${LINES[i].join(' ')}`);
+
+  // HELLO: the server map, protocol switches back with HELLO 2, SETNAME, bad versions.
+  const c = await RawClient.connect(proxy.address().port);
+  t.after(() => c.close());
+  const h = await c.call('HELLO', '3', 'SETNAME', 'svc') as { map: Array<[Plain, Plain]> };
+  const m = Object.fromEntries(h.map);
+  assert.equal(m.proto, 3);
+  assert.equal(m.server, 'redis');
+  assert.equal(m.id, await c.call('CLIENT', 'ID'));
+  assert.equal(await c.call('CLIENT', 'GETNAME'), 'svc');
+  assert.deepEqual(await c.call('HGETALL', 'x'), { map: [] });
+  const h2 = await c.call('HELLO', '2') as Plain[];
+  assert.ok(Array.isArray(h2) && h2.includes('proto'));
+  assert.deepEqual(await c.call('HGETALL', 'x'), []);
+  assert.deepEqual(await c.call('HELLO', '4'), { error: 'NOPROTO unsupported protocol version' });
+});
+
+test('redis-cli -3 against the proxy', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  // async: the proxy runs in this process
+  const cli = async (...args: string[]) => (await promisify(execFile)('redis-cli', ['-3', '-p', String(proxy.address().port), ...args], { encoding: 'utf8' })).stdout;
+  await cli('HSET', 'h', 'a', '1');
+  assert.equal((await cli('HGETALL', 'h')).trim(), 'a 1'); // a map (an array prints on two lines)
+  await cli('ZADD', 'z', '2.5', 'm');
+  assert.equal((await cli('ZSCORE', 'z', 'm')).trim(), '2.5');
+});
