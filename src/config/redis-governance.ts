@@ -96,6 +96,18 @@ export const governanceShape = {
   tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1), ca_file: z.string().min(1).optional(),
     require_client_cert: z.boolean().default(false) }).optional(),
   upstream_tls: z.strictObject({ ...tlsFiles, server_name: z.string().optional(), verify: z.boolean().default(true) }).optional(),
+  /** Envoy prefix_routes: the longest matching key prefix picks the backends; other keys use the pool's own. */
+  prefix_routes: z.strictObject({
+    case_insensitive: z.boolean().default(false),
+    routes: z.array(z.strictObject({
+      prefix: z.string().min(1).max(1000),
+      backends: z.array(z.string()).min(1),
+      distribution: z.enum(['ketama', 'modula', 'random']).optional(),
+      hash: z.string().optional(),
+      hash_tag: z.string().length(2).optional(),
+      remove_prefix: z.literal(false).optional(),
+    })).min(1),
+  }).optional(),
   stats: z.strictObject({
     /** Callers shown with their own label (the rest as "other"). */
     top_callers: z.number().int().min(1).max(1000).default(20),
@@ -129,6 +141,20 @@ export interface MirrorConfig {
   excludeReadCommands: boolean;
 }
 
+/** Minimal backend shape (the pool's BackendSpec) to keep this module free of the pool schema. */
+export interface RouteBackend { host: string; port: number; weight: number; name?: string }
+
+export interface PrefixRoute {
+  prefix: Buffer;
+  /** Index of the route's first backend in the pool's backend list, and how many it has. */
+  start: number;
+  count: number;
+  distribution?: 'ketama' | 'modula' | 'random';
+  hash?: string;
+  hashTag?: string;
+  backends: RouteBackend[];
+}
+
 export interface GovernanceConfig {
   users?: DownstreamUser[];
   upstreamAuth?: { username?: string; password?: string; backends?: Record<string, Credentials> };
@@ -145,6 +171,7 @@ export interface GovernanceConfig {
   mirror?: MirrorConfig;
   tls?: TlsFiles & { requireClientCert: boolean };
   upstreamTls?: TlsFiles & { serverName?: string; verify: boolean };
+  prefixRoutes?: { caseInsensitive: boolean; routes: PrefixRoute[] };
   stats: { topCallers: number; maxCallers: number };
 }
 
@@ -155,7 +182,10 @@ export function sha256(s: string | Buffer): Buffer {
 const GOV_KEYS = Object.keys(governanceShape) as Array<keyof Parsed>;
 
 /** Builds the typed governance settings from a parsed pool, or undefined when none is set. */
-export function normalizeGovernance(p: Partial<Parsed>, fail: (path: string, msg: string) => never): GovernanceConfig | undefined {
+export function normalizeGovernance(
+  p: Partial<Parsed>, fail: (path: string, msg: string) => never,
+  parseBackend?: (s: string, field: string) => RouteBackend, ownBackends = 0,
+): GovernanceConfig | undefined {
   if (!GOV_KEYS.some((k) => p[k] !== undefined)) return undefined;
   const g: GovernanceConfig = { stats: { topCallers: p.stats?.top_callers ?? 20, maxCallers: p.stats?.max_callers ?? 200 } };
   if (g.stats.topCallers > g.stats.maxCallers) fail('stats.top_callers', 'must not exceed stats.max_callers');
@@ -212,6 +242,21 @@ export function normalizeGovernance(p: Partial<Parsed>, fail: (path: string, msg
   if (ut) {
     if ((ut.cert_file === undefined) !== (ut.key_file === undefined)) fail('upstream_tls', 'cert_file and key_file go together');
     g.upstreamTls = { certFile: ut.cert_file, keyFile: ut.key_file, caFile: ut.ca_file, serverName: ut.server_name, verify: ut.verify };
+  }
+  if (p.prefix_routes) {
+    if (!parseBackend) fail('prefix_routes', 'not available here');
+    let next = ownBackends;
+    const seen = new Set<string>();
+    const ci = p.prefix_routes.case_insensitive;
+    g.prefixRoutes = { caseInsensitive: ci, routes: p.prefix_routes.routes.map((r, i) => {
+      const prefix = ci ? r.prefix.toLowerCase() : r.prefix;
+      if (seen.has(prefix)) fail(`prefix_routes.routes[${i}].prefix`, `duplicate prefix "${r.prefix}"`);
+      seen.add(prefix);
+      const backends = r.backends.map((b, j) => parseBackend!(b, `prefix_routes.routes[${i}].backends[${j}]`));
+      const route: PrefixRoute = { prefix: Buffer.from(prefix), start: next, count: backends.length, distribution: r.distribution, hash: r.hash, hashTag: r.hash_tag, backends };
+      next += backends.length;
+      return route;
+    }) };
   }
   return g;
 }

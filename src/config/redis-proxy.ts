@@ -161,6 +161,9 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     if (b.slots !== undefined) out.slots = parseSlots(b.slots, `${f}.slots`);
     return out;
   });
+  const governance = normalizeGovernance(p, (path, msg) => { throw new ConfigError(`${issuePath(field, path.split('.'))}: ${msg}`); }, (s, f) => parseBackendFlag(s, issuePath(field, f.split('.'))), backends.length);
+  // prefix_routes backends follow the pool's own (the catch-all route) in one backend list.
+  for (const r of governance?.prefixRoutes?.routes ?? []) backends.push(...r.backends);
   const names = new Set<string>();
   backends.forEach((b, i) => {
     const id = b.name ?? `${b.host}:${b.port}`;
@@ -172,7 +175,6 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
   }
   const timeoutMs = p.timeout;
   if (p.cluster !== undefined && p.distribution !== 'cluster') throw new ConfigError(`${field}.cluster: only meaningful with distribution: cluster`);
-  const governance = normalizeGovernance(p, (path, msg) => { throw new ConfigError(`${issuePath(field, path.split('.'))}: ${msg}`); });
   if (p.distribution === 'cluster' && governance) throw new ConfigError(`${field}: auth, health checks and the other governance settings are not supported with distribution: cluster yet`);
   return {
     name: p.name ?? defaultName,

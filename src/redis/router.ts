@@ -7,6 +7,7 @@ import type { RedisPoolConfig } from '../config/index.js';
 import { createDistributor, type DistributionName, type Distributor, type HashName } from '../sharding/index.js';
 import { Backend } from './backend.js';
 import { backendConnectionOptions } from './governance/backend-options.js';
+import { prefixDistributor } from './routing/prefix-routes.js';
 import type { UpstreamEvent } from './upstream-connection.js';
 
 export class Router {
@@ -66,6 +67,9 @@ export class Router {
   }
 
   private build(): Distributor {
+    if (this.pool.governance?.prefixRoutes) {
+      return prefixDistributor(this.pool, this.pool.autoEjectHosts ? this.live.map((l, i) => l && this.healthy[i]) : undefined);
+    }
     return createDistributor({
       distribution: this.pool.distribution as DistributionName, // never 'cluster': those pools use ClusterRouter
       hash: this.pool.hash as HashName,
