@@ -19,7 +19,7 @@ import { ConfigError, normalizePool, parseTwemServer, type RedisPoolConfig, type
 /** twemproxy keys we honour, and those accepted but without effect (documented in README). */
 const TWEM_HONOURED = new Set([
   'listen', 'hash', 'hash_tag', 'distribution', 'timeout', 'servers', 'redis', 'server_connections',
-  'auto_eject_hosts', 'server_retry_timeout', 'server_failure_limit',
+  'auto_eject_hosts', 'server_retry_timeout', 'server_failure_limit', 'redis_auth',
 ]);
 const TWEM_IGNORED = new Set(['backlog', 'preconnect', 'client_connections', 'tcpkeepalive', 'reuseport', 'redis_db']);
 
@@ -35,7 +35,6 @@ function looksLikeTwemproxy(doc: Record<string, unknown>): boolean {
 function twemPool(name: string, p: Record<string, unknown>): RedisPoolConfig {
   for (const key of Object.keys(p)) {
     if (TWEM_HONOURED.has(key) || TWEM_IGNORED.has(key)) continue;
-    if (key === 'redis_auth') throw new ConfigError(`${name}.redis_auth: not supported yet (Redis AUTH towards backends comes later)`);
     throw new ConfigError(`${name}.${key}: unknown twemproxy setting`);
   }
   if (p.redis !== true) throw new ConfigError(`${name}.redis: must be true (memcached pools are not supported)`);
@@ -55,6 +54,8 @@ function twemPool(name: string, p: Record<string, unknown>): RedisPoolConfig {
     server_retry_timeout: p.server_retry_timeout,
     server_failure_limit: p.server_failure_limit,
     backends: backends.map((b) => ({ ...b })),
+    // twemproxy's redis_auth: clients must AUTH with it, and it is sent to every server.
+    ...(p.redis_auth !== undefined ? { auth: { passwords: [String(p.redis_auth)] }, upstream_auth: { password: String(p.redis_auth) } } : {}),
   };
   for (const k of Object.keys(ours)) if (ours[k] === undefined) delete ours[k];
   return normalizePool(ours, name, name);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisMany } from '../helpers/servers.js';
-import { startRedisProxy, type RedisProxy } from '../../src/redis/index.js';
+import { parseProxyConfigText, startRedisProxy, type RedisProxy } from '../../src/redis/index.js';
 import { raw, waitFor } from './governance-helpers.js';
 
 async function proxyWith(t: { after(fn: () => unknown): void }, backends: string[], governance: Record<string, unknown>): Promise<{ proxy: RedisProxy; port: number }> {
@@ -110,4 +110,13 @@ test('upstream auth: password and ACL user per pool, per-backend override; a wro
   assert.match(st.last_auth_error, /WRONGPASS/);
   assert.doesNotMatch(JSON.stringify(proxy2.stats()) + JSON.stringify(proxy.stats()), /pool-pass|acl-pass/);
   await assert.rejects(c2.get('k'), /unhealthy \(upstream auth rejected\)/);
+});
+
+test("twemproxy's redis_auth: clients AUTH with it and the proxy sends it to every server", async (t) => {
+  const [a, b] = await startRedisMany(2, t, { args: ['--requirepass', 'twem-pass'] });
+  const cfg = parseProxyConfigText(`alpha:\n  listen: 127.0.0.1:0\n  redis: true\n  redis_auth: twem-pass\n  servers:\n    - ${a.address}:1\n    - ${b.address}:1\n`);
+  const proxy = await startRedisProxy(cfg.pools[0]);
+  t.after(() => proxy.close(0));
+  const r = await raw(proxy.address().port, [['SET', 'k', 'v'], ['AUTH', 'twem-pass'], ['SET', 'k', 'v'], ['GET', 'k']]);
+  assert.deepEqual(r, ['-NOAUTH Authentication required.', '+OK', '+OK', 'v']);
 });
