@@ -113,3 +113,38 @@ test('CLIENT UNBLOCK for proxy client ids, and a client leaving while blocked', 
   await ctl.call('RPUSH', 'u:3', 'kept');
   assert.deepEqual(await ctl.call('LRANGE', 'u:3', '0', '-1'), ['kept']);
 });
+
+test('dedicated connections are bounded per backend with a clear error, and reused when clean', async (t) => {
+  const [b] = await startRedisMany(1, t);
+  const { poolFromOptions } = await import('../../src/redis/index.js');
+  const { Router } = await import('../../src/redis/router.js');
+  const { DedicatedPool } = await import('../../src/redis/dedicated/index.js');
+  const pool = new DedicatedPool(new Router(poolFromOptions({ listen: '127.0.0.1:0', backends: [b.address] })), poolFromOptions({ listen: '127.0.0.1:0', backends: [b.address] }), 2);
+  t.after(() => pool.close());
+  const c1 = pool.acquire(0, 0);
+  const c2 = pool.acquire(0, 0);
+  assert.ok(!Buffer.isBuffer(c1) && !Buffer.isBuffer(c2));
+  const c3 = pool.acquire(0, 0);
+  assert.ok(Buffer.isBuffer(c3));
+  assert.match(c3.toString(), /^-ERR proxy has no dedicated connection left for backend 127\.0\.0\.1:\d+ \(limit 2\)/);
+  const pong = await new Promise<string>((r) => c1.send(Buffer.from('*1\r\n$4\r\nPING\r\n'), { onReply: (x) => r(x.toString()) }));
+  assert.equal(pong, '+PONG\r\n');
+  pool.release(c1, true);
+  assert.equal(pool.acquire(0, 0), c1); // the idle one comes back
+  pool.release(c2, false); // closed: its slot in the budget is free again
+  await waitFor(() => pool.stats().open[0] === 1);
+  const c4 = pool.acquire(0, 0);
+  assert.ok(!Buffer.isBuffer(c4));
+  // A database other than 0 is selected in the handshake.
+  const d = pool.create(0, 3);
+  assert.ok(Buffer.isBuffer(d)); // budget of 2 in use (c1, c4)
+  pool.release(c4, false);
+  await waitFor(() => pool.stats().open[0] === 1);
+  const d3 = pool.create(0, 3);
+  assert.ok(!Buffer.isBuffer(d3));
+  await new Promise<void>((r) => d3.send(Buffer.from('*3\r\n$3\r\nSET\r\n$2\r\nk3\r\n$1\r\nv\r\n'), { onReply: () => r() }));
+  const direct = new Redis({ port: b.port, host: '127.0.0.1', db: 3 });
+  direct.on('error', () => {});
+  t.after(() => direct.disconnect());
+  assert.equal(await direct.get('k3'), 'v');
+});
