@@ -304,15 +304,7 @@ export class ProcessProvider implements RuntimeProvider {
     inst.stopping = (async () => {
       const wp = inst.wp;
       if (wp && wasReady) {
-        const quiet = this.opts.drainQuietMs ?? 200;
-        const deadline = Date.now() + drainMs;
-        await wp.drain().catch(() => {});
-        await sleep(Math.min(quiet, drainMs));
-        while (Date.now() < deadline && wp.running) {
-          const s = await wp.stats().catch(() => undefined);
-          if (!s || (s.inflight === 0 && Date.now() - s.lastRequestAt >= quiet)) break;
-          await sleep(25);
-        }
+        await wp.drainQuietly(drainMs, this.opts.drainQuietMs ?? 200);
       } else {
         await inst.ready.catch(() => {});
       }

@@ -173,6 +173,21 @@ export class WatchdogProcess {
 
   async drain(): Promise<void> { await this.request('POST', '/_/drain', '', 2000); }
 
+  /**
+   * Stops new work, then waits (at most maxMs) until nothing is in flight and no request
+   * arrived for quietMs — requests routed just before the drain still land and finish.
+   */
+  async drainQuietly(maxMs: number, quietMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    await this.drain().catch(() => {});
+    await new Promise((r) => setTimeout(r, Math.min(quietMs, maxMs)));
+    while (Date.now() < deadline && this.running) {
+      const s = await this.stats().catch(() => undefined);
+      if (!s || (s.inflight === 0 && Date.now() - s.lastRequestAt >= quietMs)) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   async stats(): Promise<WatchdogStats> {
     const r = await this.request('GET', '/_/stats', undefined, 2000);
     return JSON.parse(r.body) as WatchdogStats;
