@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { keySlot } from '../../src/sharding/index.js';
 import { RedisServer } from '../../src/util/redis-server.js';
 
 const run = promisify(execFile);
@@ -219,4 +220,23 @@ export async function startRedisCluster(t?: HasAfter, opts: ClusterOptions = {})
     await sleep(100);
   }
   return cluster;
+}
+
+/** The Redis Cluster slot of a key. */
+export function slotOf(key: string): number { return keySlot(Buffer.from(key)); }
+
+/** A hash tag whose keys (`{tag}...`) all live in `slot`. */
+export function tagForSlot(slot: number): string {
+  for (let i = 0; ; i++) if (slotOf(`t${i}`) === slot) return `t${i}`;
+}
+
+/** Sum of `cmdstat_<cmd>` calls over the given nodes (INFO commandstats). */
+export async function commandCalls(cluster: TestCluster, nodes: string[], cmd: string): Promise<number> {
+  let n = 0;
+  for (const a of nodes) {
+    const info = String(await cluster.admin(a).call('INFO', 'commandstats'));
+    const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info);
+    n += m ? Number(m[1]) : 0;
+  }
+  return n;
 }

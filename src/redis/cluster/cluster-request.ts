@@ -32,6 +32,9 @@ export interface RequestRouter {
   moved(slot: number, node: ClusterNode): void;
   /** Resolves after a topology refresh that started after this call. */
   refreshed(): Promise<void>;
+  /** Counters (INFO). */
+  redirectsAsk: number;
+  retries: number;
   /** The error for a slot that no usable node serves. */
   unserved(slot: number, read: boolean): Buffer;
 }
@@ -81,6 +84,7 @@ export class ClusterRequest implements ReplyTarget {
       case ErrKind.Ask: return this.redirect(reply);
       case ErrKind.TryAgain:
         if (++this.tryAgains > MAX_TRYAGAIN) return this.target.onReply(reply);
+        this.router.retries++;
         setTimeout(() => this.dispatch(), Math.min(200, 10 * this.tryAgains));
         return;
       case ErrKind.ClusterDown:
@@ -93,6 +97,7 @@ export class ClusterRequest implements ReplyTarget {
         const m = this.router.pick(this.slot, false);
         if (this.retried || m === null || m === this.node) return this.target.onReply(reply);
         this.retried = true;
+        this.router.retries++;
         return this.sendTo(m, false, false);
       }
       default:
@@ -103,6 +108,7 @@ export class ClusterRequest implements ReplyTarget {
   private retryAfterRefresh(reply: Buffer, safe: boolean): void {
     if (!safe || this.retried) return this.target.onReply(reply);
     this.retried = true;
+    this.router.retries++;
     void this.router.refreshed().then(() => this.dispatch());
   }
 
@@ -118,6 +124,7 @@ export class ClusterRequest implements ReplyTarget {
       this.router.moved(r.slot, node);
       this.sendTo(node, false, false);
     } else {
+      this.router.redirectsAsk++;
       this.sendTo(node, false, true);
     }
   }

@@ -7,7 +7,7 @@
 import type { BackendSpec, RedisPoolConfig } from '../../config/index.js';
 import type { ClusterSettings } from '../../config/redis-cluster.js';
 import { errorReply } from '../../resp/index.js';
-import type { BackendOptions, BackendStats } from '../backend.js';
+import type { BackendOptions } from '../backend.js';
 import { ClusterNode } from './cluster-node.js';
 import { ClusterRequest, type RequestRouter } from './cluster-request.js';
 import { fetchTopology } from './topology-fetch.js';
@@ -35,6 +35,9 @@ export class ClusterRouter implements RequestRouter {
   refreshes = 0;
   refreshFailures = 0;
   redirectsMoved = 0;
+  redirectsAsk = 0;
+  /** Requests resent after a refresh (node unreachable, CLUSTERDOWN), TRYAGAIN or LOADING. */
+  retries = 0;
   lastRefreshError = '';
   /** The topology was loaded at least once. */
   ready = false;
@@ -221,13 +224,19 @@ export class ClusterRouter implements RequestRouter {
     }
   }
 
-  /** Topology summary for INFO: "shards=3 masters=... replicas=...". */
-  describe(): { shards: number; nodes: number; masters: string[]; replicas: string[] } {
+  /** The `# ProxyCluster` lines appended to a merged INFO. */
+  infoLines(): string[] {
     const ms = this.masters();
     const reps = new Set<string>();
     for (const r of this.replicasOf) for (const n of r) reps.add(n.address);
-    return { shards: ms.length, nodes: this.nodes.size, masters: ms.map((m) => m.address), replicas: [...reps] };
+    let covered = 0;
+    for (const m of this.masterOf) if (m !== null) covered++;
+    return [
+      '# ProxyCluster', `cluster_read_policy:${this.settings.readPolicy}`, `cluster_slots_assigned:${covered}`,
+      `cluster_masters:${ms.map((m) => m.address).join(',')}`, `cluster_replicas:${[...reps].join(',')}`,
+      `cluster_known_nodes:${this.nodes.size}`, `cluster_refreshes:${this.refreshes}`, `cluster_refresh_failures:${this.refreshFailures}`,
+      `cluster_last_refresh_error:${this.lastRefreshError}`, `cluster_redirects_moved:${this.redirectsMoved}`,
+      `cluster_redirects_ask:${this.redirectsAsk}`, `cluster_retries:${this.retries}`,
+    ];
   }
-
-  nodeStats(): BackendStats[] { return this.backends.map((n) => n.stats()); }
 }

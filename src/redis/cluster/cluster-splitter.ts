@@ -23,6 +23,7 @@ import {
 import { mergeInfo } from '../info-merge.js';
 import { LOCAL_COMMANDS, type LocalHandler } from '../local-commands.js';
 import type { ClientSession, RequestHandler } from '../session.js';
+import type { ReplyTarget } from '../upstream-connection.js';
 import type { SplitterStats } from '../command-splitter.js';
 import type { ClusterRouter } from './cluster-router.js';
 
@@ -189,18 +190,31 @@ export class ClusterSplitter implements RequestHandler {
     }
   }
 
+  /** Commands that need the node list wait for the first topology (clients connecting at startup). */
+  private whenReady(s: ClientSession, fn: (target: ReplyTarget) => void): void {
+    if (this.router.ready) return fn(s.slot());
+    const target = s.slot();
+    void this.router.refreshed().then(() => fn(target));
+  }
+
   private fanOut(s: ClientSession, raw: Buffer, merge: Merge): void {
+    this.whenReady(s, (target) => this.fanOutTo(target, s.id, raw, merge));
+  }
+
+  private fanOutTo(target: ReplyTarget, clientId: number, raw: Buffer, merge: Merge): void {
     const masters = this.router.masters();
-    if (masters.length === 0) return s.reply(this.router.unserved(0, false));
-    const gather = new Gather(s.slot(), masters.length, merge);
-    for (let i = 0; i < masters.length; i++) masters[i].primary.send(s.id, raw, gather.fragment(i));
+    if (masters.length === 0) return target.onReply(this.router.unserved(0, false));
+    const gather = new Gather(target, masters.length, merge);
+    for (let i = 0; i < masters.length; i++) masters[i].primary.send(clientId, raw, gather.fragment(i));
   }
 
   private anyNode(s: ClientSession, raw: Buffer): void {
-    const masters = this.router.masters();
-    const up = masters.find((m) => m.up) ?? masters[0];
-    if (up === undefined) return s.reply(this.router.unserved(0, false));
-    up.primary.send(s.id, raw, s.slot());
+    this.whenReady(s, (target) => {
+      const masters = this.router.masters();
+      const up = masters.find((m) => m.up) ?? masters[0];
+      if (up === undefined) return target.onReply(this.router.unserved(0, false));
+      up.primary.send(s.id, raw, target);
+    });
   }
 
   private compile(name: string, spec: CommandSpec | undefined): Route | undefined {
@@ -244,7 +258,7 @@ export class ClusterSplitter implements RequestHandler {
       texts.push(r.toString('utf8', lf + 1, r.length - 2));
     }
     if (texts.length === 0) return replies[0];
-    return bulkReply(mergeInfo(texts, this.infoSection()));
+    return bulkReply(mergeInfo(texts, `${this.infoSection()}${this.router.infoLines().join('\r\n')}\r\n`));
   };
 
   stats(): SplitterStats {

@@ -1,0 +1,198 @@
+/**
+ * distribution: cluster against a real Redis Cluster (3 masters + 3 replicas, started once
+ * for this file): slot routing for plain clients, multi-key splitting, CROSSSLOT, MOVED after
+ * a slot moved behind the proxy's back, ASK while a slot migrates under traffic, and the
+ * read policies with READONLY replica connections.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { startRedisProxy, type RedisProxy } from '../../src/redis/index.js';
+import { commandCalls, slotOf, startRedisCluster, tagForSlot, type TestCluster } from '../helpers/redis-cluster.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+let cluster: TestCluster;
+const closers: Array<() => Promise<unknown> | void> = [];
+
+before(async () => {
+  cluster = await startRedisCluster();
+});
+
+after(async () => {
+  for (const c of closers.reverse()) await c();
+  await cluster.stop();
+});
+
+async function proxyFor(cluster: TestCluster, settings: Record<string, unknown> = {}): Promise<{ proxy: RedisProxy; client: Redis }> {
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', distribution: 'cluster', backends: cluster.addresses.slice(0, 2), cluster: settings });
+  const client = new Redis({ port: proxy.address().port, host: '127.0.0.1' });
+  closers.push(() => proxy.close(0), () => client.disconnect());
+  return { proxy, client };
+}
+
+async function infoField(client: Redis, field: string): Promise<string> {
+  const info = await client.info();
+  const m = new RegExp(`^${field}:(.*)$`, 'm').exec(info);
+  assert.ok(m, `INFO has no ${field}`);
+  return m[1].trim();
+}
+
+test('plain client: keys go to their slot owner, multi-key commands split per slot, CROSSSLOT like Redis', async () => {
+  const { client } = await proxyFor(cluster);
+  const keys = Array.from({ length: 60 }, (_, i) => `user:${i}`);
+  for (const k of keys) assert.equal(await client.set(k, `v-${k}`), 'OK');
+  // Each key is stored on the master that owns its slot (read back directly from that node).
+  const shards = await cluster.shards();
+  for (const k of keys.slice(0, 12)) {
+    const owner = shards.find((s) => s.slots.some(([a, b]) => slotOf(k) >= a && slotOf(k) <= b))!.master;
+    assert.equal(await cluster.admin(owner).get(k), `v-${k}`);
+  }
+  assert.ok(new Set(keys.map((k) => shards.findIndex((s) => s.slots.some(([a, b]) => slotOf(k) >= a && slotOf(k) <= b)))).size === 3);
+
+  assert.deepEqual(await client.mget(...keys, 'missing'), [...keys.map((k) => `v-${k}`), null]);
+  assert.equal(await client.mset('m:a', '1', 'm:b', '2', 'm:c', '3', '{m}x', '4'), 'OK');
+  assert.deepEqual(await client.mget('m:a', 'm:b', 'm:c', '{m}x'), ['1', '2', '3', '4']);
+  assert.equal(await client.exists('m:a', 'm:b', 'nope', 'm:a'), 3);
+  assert.equal(await client.touch('m:a', 'm:b', 'nope'), 2);
+  assert.equal(await client.del('m:a', 'm:b'), 2);
+  assert.equal(await client.unlink('m:c', '{m}x', 'nope'), 2);
+  assert.equal(await client.dbsize(), 60);
+
+  // Atomic multi-key commands need one slot: hash tags make it so; otherwise Redis' CROSSSLOT.
+  await client.sadd('{grp}:a', 'x', 'y');
+  await client.sadd('{grp}:b', 'y', 'z');
+  assert.equal(await client.sunionstore('{grp}:u', '{grp}:a', '{grp}:b'), 3);
+  await assert.rejects(client.sunionstore('dst', '{grp}:a', 'other'), /^ReplyError: CROSSSLOT Keys in request don't hash to the same slot/);
+  await assert.rejects(client.rename('{grp}:a', 'elsewhere'), /CROSSSLOT/);
+
+  // The proxy hides the cluster from plain clients.
+  assert.equal(await client.call('READONLY'), 'OK');
+  assert.match(String(await client.call('CLUSTER', 'INFO')), /cluster_state:ok/);
+  assert.equal(await client.call('CLUSTER', 'COUNTKEYSINSLOT', String(slotOf('user:1'))), 1);
+  await assert.rejects(client.call('CLUSTER', 'SETSLOT', '1', 'STABLE'), /not supported by the proxy/);
+  await assert.rejects(client.call('MULTI'), /MULTI is not supported by the proxy/);
+});
+
+test('redis-cli without -c talks to the cluster through the proxy', async () => {
+  const { proxy } = await proxyFor(cluster);
+  const port = String(proxy.address().port);
+  for (const [k, v] of [['cli:a', '1'], ['cli:b', '2'], ['cli:c', '3']]) {
+    assert.equal((await run('redis-cli', ['-p', port, 'SET', k, v])).stdout.trim(), 'OK');
+  }
+  assert.equal((await run('redis-cli', ['-p', port, 'MGET', 'cli:a', 'cli:b', 'cli:c'])).stdout.trim(), '1\n2\n3');
+});
+
+test('MOVED: a slot moved behind the proxy is followed at once and the table refreshed', async () => {
+  // No periodic refresh during the test: only MOVED can teach the proxy the new owner.
+  const { client } = await proxyFor(cluster, { refreshIntervalMs: 600_000 });
+  const tag = tagForSlot(777);
+  await client.set(`{${tag}}:moved`, 'before');
+  await client.set(`{${tag}}:other`, 'x');
+  const refreshesBefore = Number(await infoField(client, 'cluster_refreshes'));
+  const from = (await cluster.shardOfSlot(777)).master;
+  const to = (await cluster.shards()).find((s) => s.master !== from)!.master;
+  await cluster.migrateSlot(777, to);
+
+  assert.equal(await client.get(`{${tag}}:moved`), 'before');
+  assert.equal(await client.set(`{${tag}}:moved`, 'after'), 'OK');
+  assert.equal(await cluster.admin(to).get(`{${tag}}:moved`), 'after');
+  assert.ok(Number(await infoField(client, 'cluster_redirects_moved')) >= 1);
+  // The MOVED triggered a topology refresh; afterwards the slot is routed directly.
+  for (let i = 0; i < 100 && Number(await infoField(client, 'cluster_refreshes')) <= refreshesBefore; i++) await sleep(20);
+  assert.ok(Number(await infoField(client, 'cluster_refreshes')) > refreshesBefore);
+  const moved = Number(await infoField(client, 'cluster_redirects_moved'));
+  assert.equal(await client.get(`{${tag}}:other`), 'x');
+  assert.equal(Number(await infoField(client, 'cluster_redirects_moved')), moved);
+});
+
+test('ASK: a slot migrating key by key under continuous reads and writes keeps answering', async () => {
+  const { client } = await proxyFor(cluster);
+  const slot = 4242;
+  const tag = tagForSlot(slot);
+  const k = (s: string) => `{${tag}}:${s}`;
+  for (let i = 0; i < 40; i++) await client.set(k(`k${i}`), String(i));
+  await client.set(k('ctr'), '0');
+
+  const errors: string[] = [];
+  let incrs = 0;
+  let ops = 0;
+  let stop = false;
+  const workers = Array.from({ length: 4 }, async (_, w) => {
+    const c = new Redis({ port: (client.options.port as number), host: '127.0.0.1' });
+    try {
+      for (let n = 0; !stop; n++) {
+        try {
+          const i = (n * 7 + w) % 40;
+          assert.equal(await c.get(k(`k${i}`)), String(i));
+          assert.equal(await c.set(k(`w${w}:${n}`), String(n)), 'OK');
+          assert.equal(await c.get(k(`w${w}:${n}`)), String(n));
+          await c.incr(k('ctr'));
+          incrs++;
+          const [a, b] = await c.mget(k(`k${i}`), k(`k${(i + 1) % 40}`));
+          assert.deepEqual([a, b], [String(i), String((i + 1) % 40)]);
+          ops += 5;
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    } finally {
+      c.disconnect();
+    }
+  });
+  await sleep(100);
+  const from = (await cluster.shardOfSlot(slot)).master;
+  const to = (await cluster.shards()).find((s) => s.master !== from)!.master;
+  await cluster.migrateSlot(slot, to, { batch: 2, between: () => sleep(10) });
+  await sleep(200);
+  stop = true;
+  await Promise.all(workers);
+
+  assert.deepEqual(errors.slice(0, 5), []);
+  assert.ok(ops > 100, `only ${ops} operations ran during the migration`);
+  assert.equal(await client.get(k('ctr')), String(incrs));
+  assert.equal((await cluster.shardOfSlot(slot)).master, to);
+  assert.equal(Number(await cluster.admin(to).call('CLUSTER', 'COUNTKEYSINSLOT', slot)) >= 41, true);
+  assert.ok(Number(await infoField(client, 'cluster_redirects_ask')) > 0, 'no ASK was followed');
+});
+
+test('read policies: reads go to READONLY replicas or masters as configured; writes always to masters', async () => {
+  const shards = await cluster.shards();
+  const masters = shards.map((s) => s.master);
+  const replicas = shards.flatMap((s) => s.replicas);
+  const { client: writer } = await proxyFor(cluster);
+  const keys = Array.from({ length: 30 }, (_, i) => `rp:${i}`);
+  for (const key of keys) await writer.set(key, key);
+  for (const m of masters) await cluster.admin(m).call('WAIT', 1, 2000);
+
+  const expect: Record<string, (onMasters: number, onReplicas: number) => boolean> = {
+    master: (m, r) => m === 30 && r === 0,
+    preferMaster: (m, r) => m === 30 && r === 0,
+    replica: (m, r) => m === 0 && r === 30,
+    preferReplica: (m, r) => m === 0 && r === 30,
+    any: (m, r) => m > 0 && r > 0 && m + r === 30,
+  };
+  for (const [policy, ok] of Object.entries(expect)) {
+    const { client } = await proxyFor(cluster, { readPolicy: policy });
+    await client.get('warm-up'); // opens the connections (READONLY handshake) before counting
+    const m0 = await commandCalls(cluster, masters, 'get');
+    const r0 = await commandCalls(cluster, replicas, 'get');
+    for (const key of keys) assert.equal(await client.get(key), key, `${policy}: GET ${key}`);
+    const m = (await commandCalls(cluster, masters, 'get')) - m0;
+    const r = (await commandCalls(cluster, replicas, 'get')) - r0;
+    assert.ok(ok(m, r), `${policy}: ${m} GETs on masters, ${r} on replicas`);
+    // Writes go straight to masters (a replica would have answered MOVED).
+    const sets0 = await commandCalls(cluster, masters, 'set');
+    const moved0 = await infoField(client, 'cluster_redirects_moved');
+    assert.equal(await client.set(`rp:w:${policy}`, policy), 'OK');
+    assert.equal(await commandCalls(cluster, masters, 'set'), sets0 + 1);
+    assert.equal(await infoField(client, 'cluster_redirects_moved'), moved0);
+  }
+  // Replica connections are in READONLY mode (CLIENT LIST flag r).
+  const lists = await Promise.all(replicas.map((r) => cluster.admin(r).call('CLIENT', 'LIST') as Promise<string>));
+  assert.ok(lists.some((l) => /flags=\w*r\w*/.test(l)), 'no READONLY client on any replica');
+  await assert.rejects(startRedisProxy({ listen: '127.0.0.1:0', distribution: 'cluster', backends: cluster.addresses, cluster: { readPolicy: 'nearest' } }), /read_policy: expected one of master, preferMaster/);
+});
