@@ -55,7 +55,7 @@ export class RedisProxy {
     this.cluster = config.distribution === 'cluster' ? new ClusterRouter(config) : null;
     this.router = new Router(this.cluster ? seedRouterPool(config) : config);
     this.gov = config.governance ? new PoolGovernance(config, this.router) : null;
-    this.features = new StatefulFeatures(this.router, config, (name) => LOCAL_COMMANDS.get(name));
+    this.features = new StatefulFeatures(this.router, () => this.config, (name) => LOCAL_COMMANDS.get(name));
     this.splitter = this.cluster
       ? new ClusterSplitter(this.cluster, () => this.infoSection())
       : new CommandSplitter(this.router, () => this.infoSection(), this.features);
@@ -85,6 +85,7 @@ export class RedisProxy {
     const r = applyReload(this.config, next, this.router, this.gov, this.sessions);
     this.config = r.config;
     this.gov = r.gov;
+    this.features.reconfigured();
     return r.notes;
   }
 
@@ -105,6 +106,7 @@ export class RedisProxy {
     sock.once('close', () => {
       this.gov?.detach(session);
       this.sessions.delete(session);
+      this.features.onClosed(session);
       this.closedRequests += session.requests;
       if (session.protocolError) this.protocolErrors++;
     });

@@ -20,7 +20,7 @@ async function infoField(c: RawClient, field: string): Promise<string> {
 test('blocking commands wait on their own connection with Redis timeout semantics', async (t) => {
   const backends = await startRedisMany(2, t);
   // A short proxy request timeout: blocking calls must not be subject to it.
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}', timeout: 300 });
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}', timeoutMs: 300 });
   t.after(() => proxy.close(100));
   const { port } = proxy.address();
   const waiter = await RawClient.connect(port);

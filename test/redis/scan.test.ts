@@ -72,7 +72,7 @@ test('full SCAN over 10 000 keys on 4 shards while keys are added returns every 
   const lists: string[] = [];
   cur = '0';
   do {
-    const [next, keys] = await c.scan(cur, 'TYPE', 'list', 'COUNT', 1000);
+    const [next, keys] = await c.scan(cur, 'COUNT', 1000, 'TYPE', 'list');
     lists.push(...keys);
     cur = next;
   } while (cur !== '0');

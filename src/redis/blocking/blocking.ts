@@ -58,7 +58,9 @@ export class BlockingCommands {
   unblock(s: ClientSession, target: ClientSession | undefined, mode: 'TIMEOUT' | 'ERROR'): void {
     const call = target?.state?.blocked ?? null;
     if (call === null || call.upstreamId === 0) return s.reply(Buffer.from(':0\r\n'));
-    this.ctx.router.backends[call.shard].send(s.id, encodeCommand(['CLIENT', 'UNBLOCK', String(call.upstreamId), mode]), s.slot());
+    const b = this.ctx.router.backends.find((x) => x.address === call.conn.address);
+    if (b === undefined) return s.reply(Buffer.from(':0\r\n'));
+    b.send(s.id, encodeCommand(['CLIENT', 'UNBLOCK', String(call.upstreamId), mode]), s.slot());
   }
 
   /** The client went away while blocked: closing the connection ends the backend's wait. */

@@ -46,9 +46,9 @@ export class StatefulFeatures implements FeatureContext {
   private readonly handlers = new Map<string, FeatureHandler>();
 
   /** basic(name): the proxy's plain local handler for a command (fallback for CLIENT subcommands, HELLO 2). */
-  constructor(readonly router: Router, config: RedisPoolConfig, basic: (name: string) => FeatureHandler | undefined) {
+  constructor(readonly router: Router, config: RedisPoolConfig | (() => RedisPoolConfig), basic: (name: string) => FeatureHandler | undefined) {
     this.pool = new DedicatedPool(router, config);
-    this.dbs = new DbConnections(this.pool);
+    this.dbs = new DbConnections(this.pool, router);
     this.tx = new Transactions(this);
     this.blocking = new BlockingCommands(this);
     this.pubsub = new PubSubHub(this);
@@ -186,6 +186,12 @@ export class StatefulFeatures implements FeatureContext {
     s.name = '';
     s.nextConv = null;
     s.reply(RESET);
+  }
+
+  /** Hot reload changed the backends: database connections are re-made on demand, subscriptions re-placed. */
+  reconfigured(): void {
+    this.dbs.close();
+    this.pubsub.reconfigured();
   }
 
   onAccept(s: ClientSession): void { this.clients.add(s); }

@@ -4,16 +4,18 @@
  * breaks. Database 0 keeps using the pool's regular shared connections.
  */
 import type { ReplyTarget } from '../upstream-connection.js';
+import type { Router } from '../router.js';
 import type { DedicatedConnection } from './dedicated-connection.js';
 import type { DedicatedPool } from './dedicated-pool.js';
 
 export class DbConnections {
   private readonly conns = new Map<string, DedicatedConnection>();
 
-  constructor(private readonly pool: DedicatedPool) {}
+  constructor(private readonly pool: DedicatedPool, private readonly router: Router) {}
 
   send(shard: number, db: number, raw: Buffer, target: ReplyTarget): void {
-    const key = `${shard}/${db}`;
+    const b = this.router.backends[shard];
+    const key = `${b?.address}/${db}`;
     let c = this.conns.get(key);
     if (c === undefined || c.closed) {
       const made = this.pool.create(shard, db, `db/${key}`);

@@ -45,7 +45,8 @@ export class DedicatedConnection {
   onClose: (() => void) | null = null;
   /** Free-form owner tag (pool bookkeeping). */
   key = '';
-  shard = -1;
+  /** The backend's host:port. */
+  address = '';
   db = 0;
   /** The backend's CLIENT ID of this connection, once asked (0 = unknown). */
   upstreamId = 0;

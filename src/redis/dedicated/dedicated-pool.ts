@@ -15,23 +15,34 @@ import { DedicatedConnection } from './dedicated-connection.js';
 export const DEFAULT_MAX_DEDICATED = 512;
 const MAX_IDLE_PER_KEY = 8;
 
-export interface DedicatedPoolStats { open: number[]; idle: number; exhausted: number }
+export interface DedicatedPoolStats {
+  /** Open dedicated connections per backend index (current backend list). */
+  open: number[];
+  idle: number;
+  exhausted: number;
+}
 
 export class DedicatedPool {
-  private readonly open: number[];
+  /** Open connections per backend address (indexes change on hot reload, addresses do not). */
+  private readonly open = new Map<string, number>();
   private readonly idle = new Map<string, DedicatedConnection[]>();
   private exhausted = 0;
   private closed = false;
 
-  constructor(private readonly router: Router, private readonly pool: RedisPoolConfig, readonly maxPerBackend = DEFAULT_MAX_DEDICATED) {
-    this.open = router.backends.map(() => 0);
+  /** config: the pool's settings, read at each connect (hot reload may change upstream auth). */
+  constructor(private readonly router: Router, config: RedisPoolConfig | (() => RedisPoolConfig), readonly maxPerBackend = DEFAULT_MAX_DEDICATED) {
+    this.config = typeof config === 'function' ? config : () => config;
   }
+
+  private readonly config: () => RedisPoolConfig;
 
   get backendCount(): number { return this.router.backends.length; }
 
   /** A connection to backend `shard` in database `db`, or an error reply when none can be had. */
   acquire(shard: number, db: number): DedicatedConnection | Buffer {
-    const key = `${shard}/${db}`;
+    const b = this.router.backends[shard];
+    if (b === undefined) return errorReply('ERR no backend serves this key');
+    const key = `${b.address}/${db}`;
     const list = this.idle.get(key);
     while (list !== undefined && list.length > 0) {
       const c = list.pop()!;
@@ -41,34 +52,36 @@ export class DedicatedPool {
   }
 
   /** A new connection that never goes back to the idle list (subscribers, shared db connections). */
-  create(shard: number, db: number, key = `${shard}/${db}`): DedicatedConnection | Buffer {
+  create(shard: number, db: number, key?: string): DedicatedConnection | Buffer {
     if (this.closed) return errorReply('ERR proxy is shutting down');
     const b = this.router.backends[shard];
     if (b === undefined) return errorReply('ERR no backend serves this key');
-    if (this.open[shard] >= this.maxPerBackend) {
+    const open = this.open.get(b.address) ?? 0;
+    if (open >= this.maxPerBackend) {
       this.exhausted++;
       return errorReply(`ERR proxy has no dedicated connection left for backend ${b.address} (limit ${this.maxPerBackend}); try again later`);
     }
     const spec = b.spec;
-    const extra = backendConnectionOptions(this.pool, spec);
+    const pool = this.config();
+    const extra = backendConnectionOptions(pool, spec);
     const handshake: Buffer[] = [];
     if (extra.handshake) handshake.push(extra.handshake);
     if (db !== 0) handshake.push(encodeCommand(['SELECT', String(db)]));
     const c = new DedicatedConnection({
-      host: spec.host, port: spec.port, label: b.address, connectTimeoutMs: this.pool.connectTimeoutMs,
-      maxReplyBytes: Math.max(this.pool.maxRequestBytes, 512 * 1024 * 1024), handshake, tls: extra.tls,
+      host: spec.host, port: spec.port, label: b.address, connectTimeoutMs: pool.connectTimeoutMs,
+      maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024), handshake, tls: extra.tls,
     });
-    c.key = key;
-    c.shard = shard;
+    c.key = key ?? `${b.address}/${db}`;
+    c.address = b.address;
     c.db = db;
-    this.open[shard]++;
+    this.open.set(b.address, open + 1);
     this.track(c);
     return c;
   }
 
   private track(c: DedicatedConnection): void {
     c.onClose = () => {
-      this.open[c.shard]--;
+      this.open.set(c.address, (this.open.get(c.address) ?? 1) - 1);
       const list = this.idle.get(c.key);
       if (list) { const i = list.indexOf(c); if (i >= 0) list.splice(i, 1); }
     };
@@ -90,7 +103,7 @@ export class DedicatedPool {
   stats(): DedicatedPoolStats {
     let idle = 0;
     for (const l of this.idle.values()) idle += l.length;
-    return { open: [...this.open], idle, exhausted: this.exhausted };
+    return { open: this.router.backends.map((b) => this.open.get(b.address) ?? 0), idle, exhausted: this.exhausted };
   }
 
   close(): void {

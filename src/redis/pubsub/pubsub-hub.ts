@@ -229,6 +229,22 @@ export class PubSubHub {
     }
   }
 
+  /**
+   * Hot reload changed the backends: channels may hash elsewhere now, so every subscriber
+   * connection is closed and all subscriptions are made again under the new placement.
+   */
+  reconfigured(): void {
+    for (const b of this.backends) {
+      if (b.retryTimer) clearTimeout(b.retryTimer);
+      const c = b.conn;
+      b.conn = null;
+      if (c) { c.onLost = null; c.onFrame = null; c.close(); }
+      for (let p = b.expect.shift(); p !== undefined; p = b.expect.shift()) if (p) this.settle(p.kind, p.name, p, null);
+    }
+    this.backends.splice(0, this.backends.length, ...this.ctx.router.backends.map(() => new BackendSubscriber()));
+    for (let i = 0; i < this.backends.length; i++) this.resubscribe(i);
+  }
+
   /** The client went away: its subscriptions are dropped (and unsubscribed upstream when last). */
   closed(s: ClientSession): void {
     const st = s.state;
