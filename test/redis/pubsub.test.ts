@@ -96,3 +96,30 @@ test('RESP3 subscribers get push messages and may run commands while subscribed;
   await waitFor(() => got.length === 2);
   assert.deepEqual(got, ['a:1', 'b:2']);
 });
+
+test('subscriptions follow a hot reload that adds a backend', async (t) => {
+  const { poolFromOptions } = await import('../../src/redis/index.js');
+  const backends = await startRedisMany(3, t);
+  const two = backends.slice(0, 2).map((b) => b.address);
+  const three = backends.map((b) => b.address);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: two });
+  const other = await startRedisProxy({ listen: '127.0.0.1:0', backends: three });
+  t.after(() => Promise.all([proxy.close(100), other.close(100)]));
+  const sub = await RawClient.connect(proxy.address().port);
+  const pub = await RawClient.connect(other.address().port);
+  t.after(() => { sub.close(); pub.close(); });
+  const channels = Array.from({ length: 20 }, (_, i) => `c${i}`);
+  sub.write('SUBSCRIBE', ...channels);
+  for (let i = 0; i < channels.length; i++) assert.deepEqual(await sub.next(), ['subscribe', channels[i], i + 1]);
+  proxy.reload(poolFromOptions({ listen: `127.0.0.1:${proxy.address().port}`, backends: three }));
+  // Once re-placed, a publish through the other proxy (same three backends) reaches the subscriber.
+  const direct = await Promise.all(backends.map((b) => RawClient.connect(b.port)));
+  t.after(() => direct.forEach((d) => d.close()));
+  const home = (ch: string) => direct[other.features.router.shardOf(Buffer.from(ch), 0, ch.length)];
+  await waitFor(async () => {
+    for (const ch of channels) if ((await home(ch).call('PUBSUB', 'NUMSUB', ch) as unknown[])[1] !== 1) return false;
+    return true;
+  });
+  for (const ch of channels) assert.equal(await pub.call('PUBLISH', ch, 'after'), 1);
+  for (const ch of channels) assert.deepEqual(await sub.next(), ['message', ch, 'after']);
+});
