@@ -53,12 +53,17 @@ export class SqliteQueue implements AsyncQueue {
   private readonly wake = new EventEmitter();
   private closed = false;
   private lastSweep = 0;
+  private readonly pending: Array<{ input: EnqueueInput; resolve: (r: EnqueueResult) => void; reject: (e: Error) => void }> = [];
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteQueueOptions) {
     mkdirSync(dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // Enqueues commit with synchronous=FULL (fsync before they resolve); state changes after
+    // that use NORMAL: WAL writes still survive a process crash, and a power loss can at worst
+    // roll a job back to an earlier state, so it runs again (at-least-once either way).
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.now = options.now ?? Date.now;
@@ -71,28 +76,63 @@ export class SqliteQueue implements AsyncQueue {
     this.wake.setMaxListeners(0);
   }
 
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    this.assertOpen();
-    const now = this.now();
-    const callId = input.callId ?? randomUUID();
-    const insert = this.db.transaction((): EnqueueResult => {
-      if (input.idempotencyKey !== undefined) {
-        const seen = this.db.prepare('SELECT call_id, created_at FROM idempotency WHERE key = ?')
-          .get(input.idempotencyKey) as { call_id: string; created_at: number } | undefined;
-        if (seen && seen.created_at > now - this.opts.idempotencyWindowMs) return { callId: seen.call_id, duplicate: true };
-        this.db.prepare('INSERT OR REPLACE INTO idempotency (key, call_id, created_at) VALUES (?, ?, ?)')
-          .run(input.idempotencyKey, callId, now);
-      }
-      const r = input.request;
-      this.db.prepare(`INSERT INTO jobs (call_id, fn, method, path, query, headers, body, callback_url, status,
-          max_attempts, not_before, enqueued_at, start_time_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`)
-        .run(callId, input.fn, r.method, r.path, r.query, JSON.stringify(r.headers), r.body, input.callbackUrl ?? null,
-          input.maxAttempts ?? this.opts.defaultMaxAttempts, now, now, input.startTimeNs ?? nowNs());
-      return { callId, duplicate: false };
+  /**
+   * Group commit: enqueues arriving in the same tick share one transaction and one fsync
+   * (synchronous=FULL), and each resolves only after that commit.
+   */
+  enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    try { this.assertOpen(); } catch (err) { return Promise.reject(err); }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
     });
-    const res = insert.immediate();
-    if (!res.duplicate) this.wake.emit('job');
-    return res;
+  }
+
+  private flush(): void {
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    if (this.closed) { for (const p of batch) p.reject(new Error('async queue is closed')); return; }
+    const now = this.now();
+    const results: Array<EnqueueResult | Error> = [];
+    try {
+      this.db.pragma('synchronous = FULL');
+      this.db.transaction(() => {
+        for (const p of batch) {
+          try { results.push(this.insert(p.input, now)); } catch (err) { results.push(err as Error); }
+        }
+      }).immediate();
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error);
+      return;
+    } finally {
+      if (!this.closed) this.db.pragma('synchronous = NORMAL');
+    }
+    batch.forEach((p, i) => { const r = results[i]; if (r instanceof Error) p.reject(r); else p.resolve(r); });
+    this.wake.emit('job');
+  }
+
+  private insert(input: EnqueueInput, now: number): EnqueueResult {
+    const callId = input.callId ?? randomUUID();
+    if (input.idempotencyKey !== undefined) {
+      const seen = this.stmt('SELECT call_id, created_at FROM idempotency WHERE key = ?')
+        .get(input.idempotencyKey) as { call_id: string; created_at: number } | undefined;
+      if (seen && seen.created_at > now - this.opts.idempotencyWindowMs) return { callId: seen.call_id, duplicate: true };
+      this.stmt('INSERT OR REPLACE INTO idempotency (key, call_id, created_at) VALUES (?, ?, ?)')
+        .run(input.idempotencyKey, callId, now);
+    }
+    const r = input.request;
+    this.stmt(`INSERT INTO jobs (call_id, fn, method, path, query, headers, body, callback_url, status,
+        max_attempts, not_before, enqueued_at, start_time_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`)
+      .run(callId, input.fn, r.method, r.path, r.query, JSON.stringify(r.headers), r.body, input.callbackUrl ?? null,
+        input.maxAttempts ?? this.opts.defaultMaxAttempts, now, now, input.startTimeNs ?? nowNs());
+    return { callId, duplicate: false };
+  }
+
+  /** Prepared statements are cached: preparing dominates small transactions otherwise. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) { st = this.db.prepare(sql); this.statements.set(sql, st); }
+    return st;
   }
 
   async reserve(max: number, waitMs: number): Promise<Reservation[]> {
@@ -111,18 +151,18 @@ export class SqliteQueue implements AsyncQueue {
     const now = this.now();
     this.sweep(now);
     const tx = this.db.transaction((): Reservation[] => {
-      const rows = this.db.prepare(`SELECT * FROM jobs WHERE (status = 'queued' AND not_before <= ?)
+      const rows = this.stmt(`SELECT * FROM jobs WHERE (status = 'queued' AND not_before <= ?)
           OR (status = 'running' AND lease_until <= ?) ORDER BY seq LIMIT ?`).all(now, now, max) as Row[];
       const out: Reservation[] = [];
       for (const row of rows) {
         if (row.status === 'running' && row.attempts >= row.max_attempts) {
           // Redelivered after its last attempt's lease ran out: a crash loop, dead-letter it.
-          this.db.prepare(`UPDATE jobs SET status = 'dead', lease_token = NULL, lease_until = NULL, finished_at = ?,
+          this.stmt(`UPDATE jobs SET status = 'dead', lease_token = NULL, lease_until = NULL, finished_at = ?,
               last_error = ? WHERE seq = ?`).run(now, 'lease expired on the last attempt', row.seq);
           continue;
         }
         const token = randomUUID();
-        this.db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_token = ?,
+        this.stmt(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_token = ?,
             started_at = ? WHERE seq = ?`).run(now + this.opts.ackWaitMs, token, now, row.seq);
         out.push({ job: rowToJob(row), attempt: row.attempts + 1, token });
       }
@@ -132,12 +172,12 @@ export class SqliteQueue implements AsyncQueue {
   }
 
   async extend(r: Reservation): Promise<void> {
-    this.db.prepare(`UPDATE jobs SET lease_until = ? WHERE lease_token = ? AND status = 'running'`)
+    this.stmt(`UPDATE jobs SET lease_until = ? WHERE lease_token = ? AND status = 'running'`)
       .run(this.now() + this.opts.ackWaitMs, r.token);
   }
 
   async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome): Promise<void> {
-    this.db.prepare(`UPDATE jobs SET status = ?, finished_at = ?, lease_token = NULL, lease_until = NULL,
+    this.stmt(`UPDATE jobs SET status = ?, finished_at = ?, lease_token = NULL, lease_until = NULL,
         result = ?, last_error = ? WHERE lease_token = ? AND status = 'running'`)
       .run(status, this.now(), encodeOutcome(outcome), outcome.error ?? errorOf(outcome), r.token);
   }
@@ -145,7 +185,7 @@ export class SqliteQueue implements AsyncQueue {
   async nack(r: Reservation, delayMs: number, outcome?: JobOutcome): Promise<'queued' | 'dead'> {
     const now = this.now();
     const dead = r.attempt >= r.job.maxAttempts;
-    this.db.prepare(`UPDATE jobs SET status = ?, not_before = ?, lease_token = NULL, lease_until = NULL,
+    this.stmt(`UPDATE jobs SET status = ?, not_before = ?, lease_token = NULL, lease_until = NULL,
         finished_at = ?, result = coalesce(?, result), last_error = ? WHERE lease_token = ? AND status = 'running'`)
       .run(dead ? 'dead' : 'queued', now + Math.max(0, delayMs), dead ? now : null,
         outcome ? encodeOutcome(outcome) : null, outcome ? (outcome.error ?? errorOf(outcome)) : null, r.token);
@@ -153,27 +193,27 @@ export class SqliteQueue implements AsyncQueue {
   }
 
   async release(r: Reservation, delayMs: number): Promise<void> {
-    this.db.prepare(`UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1), not_before = ?,
+    this.stmt(`UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1), not_before = ?,
         lease_token = NULL, lease_until = NULL WHERE lease_token = ? AND status = 'running'`)
       .run(this.now() + Math.max(0, delayMs), r.token);
     if (delayMs <= 0) this.wake.emit('job');
   }
 
   async status(callId: string): Promise<JobState | undefined> {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE call_id = ?').get(callId) as Row | undefined;
+    const row = this.stmt('SELECT * FROM jobs WHERE call_id = ?').get(callId) as Row | undefined;
     return row ? rowToState(row) : undefined;
   }
 
   async list(filter: { status?: JobStatus; limit?: number } = {}): Promise<JobState[]> {
     const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
     const rows = filter.status
-      ? this.db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY seq LIMIT ?').all(filter.status, limit)
-      : this.db.prepare('SELECT * FROM jobs ORDER BY seq LIMIT ?').all(limit);
+      ? this.stmt('SELECT * FROM jobs WHERE status = ? ORDER BY seq LIMIT ?').all(filter.status, limit)
+      : this.stmt('SELECT * FROM jobs ORDER BY seq LIMIT ?').all(limit);
     return (rows as Row[]).map(rowToState);
   }
 
   async retry(callId: string): Promise<boolean> {
-    const info = this.db.prepare(`UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, finished_at = NULL,
+    const info = this.stmt(`UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, finished_at = NULL,
         lease_token = NULL, lease_until = NULL WHERE call_id = ? AND status IN ('dead', 'failed')`).run(this.now(), callId);
     if (info.changes > 0) this.wake.emit('job');
     return info.changes > 0;
@@ -181,6 +221,7 @@ export class SqliteQueue implements AsyncQueue {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.wake.emit('job');
     this.db.close();
@@ -190,9 +231,9 @@ export class SqliteQueue implements AsyncQueue {
   private sweep(now: number): void {
     if (now - this.lastSweep < 10_000) return;
     this.lastSweep = now;
-    this.db.prepare(`DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'dead') AND finished_at < ?`)
+    this.stmt(`DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'dead') AND finished_at < ?`)
       .run(now - this.opts.resultTtlMs);
-    this.db.prepare('DELETE FROM idempotency WHERE created_at < ?').run(now - this.opts.idempotencyWindowMs);
+    this.stmt('DELETE FROM idempotency WHERE created_at < ?').run(now - this.opts.idempotencyWindowMs);
   }
 
   private nextWake(ms: number): Promise<void> {
