@@ -1,14 +1,16 @@
 /**
  * Cold-start benchmark: time from request to the first response byte for a function at zero,
- * through the activator and the ProcessProvider, for node and python3 with and without the
- * warm pool; as floors, in the same run: a bare `node -e 0`, and a fresh node process that
- * imports the same handler and serves its first response (no watchdog, no platform).
- * Rounds are interleaved (one cold start of each kind per round).
+ * through the whole platform as `trellis gateway` runs it (gateway → activator → process
+ * provider → watchdog), for node and python3 with and without the warm pool; as floors, in
+ * the same run: a bare `node -e 0`, and a fresh node process that imports the same handler
+ * and serves its first response (no watchdog, no platform). Rounds are interleaved (one cold
+ * start of each kind per round); the client keeps its connection to the gateway.
  *
  *   npm run build && npx tsx bench/cold-start.ts [--rounds 50]
  *
  * Runs the compiled dist/ code so instances are plain `node dist/...` processes (from
- * sources every instance would also load tsx).
+ * sources every instance would also load tsx). The activator's reconcile timer is off so a
+ * function stays at zero between rounds (the bench stops each instance itself).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,22 +21,20 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 type ActivatorMod = typeof import('../src/faas/activator/index.js');
-type RuntimeMod = typeof import('../src/faas/runtime/index.js');
-type PoolMod = typeof import('../src/faas/runtime/pool/index.js');
+type PlatformMod = typeof import('../src/faas/gateway/platform.js');
 type BuildMod = typeof import('../src/faas/build/index.js');
-type FunctionRecord = import('../src/faas/types.js').FunctionRecord;
+type Gateway = import('../src/faas/gateway/index.js').Gateway;
 
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 50) || 50;
 const dist = resolve(import.meta.dirname, '..', 'dist');
-if (!existsSync(join(dist, 'faas', 'activator', 'index.js'))) {
+if (!existsSync(join(dist, 'faas', 'gateway', 'platform.js'))) {
   console.error('dist/ is missing or stale: run `npm run build` first');
   process.exit(2);
 }
 const load = <T>(p: string) => import(pathToFileURL(join(dist, p)).href) as Promise<T>;
 const { createActivator } = await load<ActivatorMod>('faas/activator/index.js');
-const { ProcessProvider } = await load<RuntimeMod>('faas/runtime/index.js');
-const { WarmPool } = await load<PoolMod>('faas/runtime/pool/index.js');
-const { buildFunction } = await load<BuildMod>('faas/build/index.js');
+const { startFunctionPlatform } = await load<PlatformMod>('faas/gateway/platform.js');
+const { buildFunction, packDir } = await load<BuildMod>('faas/build/index.js');
 
 const NODE_HANDLER = "export default async (req) => 'hello from ' + req.path;\n";
 const PY_HANDLER = "def handle(req):\n    return 'hello from ' + req.path\n";
@@ -42,40 +42,41 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const root = mkdtempSync(join(tmpdir(), 'trellis-bench-cold-'));
 const bundlesDir = join(root, 'bundles');
-async function bundle(name: string, file: string, code: string): Promise<string> {
+async function bundle(name: string, file: string, code: string) {
   const dir = join(root, 'src', name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, file), code);
   if (file.endsWith('.js')) writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-  return (await buildFunction(dir, { cacheDir: bundlesDir })).bundleId;
+  return buildFunction(dir, { cacheDir: bundlesDir });
 }
 const nodeBundle = await bundle('node', 'handler.js', NODE_HANDLER);
 const pyBundle = await bundle('py', 'handler.py', PY_HANDLER);
+const AUTH = 'Basic ' + Buffer.from('admin:bench').toString('base64');
 
-function setup(withPool: boolean) {
-  const runDir = join(root, withPool ? 'run-pool' : 'run-fresh');
-  mkdirSync(runDir, { recursive: true });
-  const pool = withPool ? new WarmPool({ runDir, size: { node: 2, python3: 1 } }) : undefined;
-  const provider = new ProcessProvider({ bundlesDir, runDir, pool, drainMs: 1000, drainQuietMs: 0 });
-  const records = new Map<string, FunctionRecord>();
-  const act = createActivator({ provider, functions: (n) => records.get(n), autoReconcile: false });
-  return { pool, provider, act, records };
-}
-const withPool = setup(true);
-const noPool = setup(false);
-await withPool.pool!.start();
-const now = new Date().toISOString();
-for (const s of [withPool, noPool]) {
-  for (const [name, bundleId] of [['node', nodeBundle], ['py', pyBundle]] as const) {
-    const rec: FunctionRecord = { name, spec: { service: name }, bundleId, createdAt: now, updatedAt: now, replicas: 0, version: 1 };
-    s.records.set(name, rec);
-    await s.provider.deploy(rec);
+interface Setup { gw: Gateway; agent: http.Agent; pooled: boolean }
+async function setup(pooled: boolean): Promise<Setup> {
+  const gw = await startFunctionPlatform({
+    listen: '127.0.0.1:0', dataDir: join(root, pooled ? 'data-pool' : 'data-fresh'), adminPassword: 'bench',
+    warmPool: pooled, asyncQueue: false, log: () => {},
+    activator: (deps) => createActivator({ ...deps, autoReconcile: false }),
+  });
+  for (const [name, b] of [['node', nodeBundle], ['py', pyBundle]] as const) {
+    const up = await fetch(`${gw.url()}/system/bundles`, { method: 'POST', headers: { authorization: AUTH }, body: await packDir(b.bundleDir) });
+    if (up.status !== 201) throw new Error(`bundle upload: ${up.status} ${await up.text()}`);
+    const dep = await fetch(`${gw.url()}/system/functions`, {
+      method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ service: name, image: `bundle:${b.bundleId}`, labels: { 'com.openfaas.scale.min': '0' } }),
+    });
+    if (dep.status !== 202) throw new Error(`deploy: ${dep.status} ${await dep.text()}`);
   }
+  return { gw, agent: new http.Agent({ keepAlive: true }), pooled };
 }
+const withPool = await setup(true);
+const noPool = await setup(false);
 
-function firstByte(host: string, port: number, path: string): Promise<void> {
+function firstByte(host: string, port: number, path: string, agent: http.Agent | false = false): Promise<void> {
   return new Promise((res, rej) => {
-    const req = http.get({ host, port, path, agent: false }, (r) => {
+    const req = http.get({ host, port, path, agent }, (r) => {
       if (r.statusCode !== 200) rej(new Error(`HTTP ${r.statusCode}`));
       r.once('data', () => res());
       r.resume();
@@ -84,19 +85,20 @@ function firstByte(host: string, port: number, path: string): Promise<void> {
   });
 }
 
-/** One cold start through the platform; returns ms to the first response byte. */
-async function platformCold(s: ReturnType<typeof setup>, fn: string): Promise<number> {
+async function toZero(s: Setup, fn: string): Promise<void> {
+  for (const i of s.gw.provider.instances(fn)) await s.gw.provider.stopInstance(i.id, 0);
+  while (s.gw.provider.instances(fn).length > 0 || s.gw.activator.held(fn) > 0) await sleep(5);
+}
+
+/** One cold start through the gateway; returns ms to the first response byte. */
+async function platformCold(s: Setup, fn: string): Promise<number> {
+  await toZero(s, fn);
+  // Let the pool refill and warm up between cold starts (steady state of occasional cold starts).
+  await sleep(s.pooled ? 400 : 150);
+  const { host, port } = s.gw.address();
   const t0 = performance.now();
-  const lease = await s.act.acquire(fn);
-  await firstByte(lease.host, lease.port, '/cold');
-  const ms = performance.now() - t0;
-  lease.release();
-  // Back to zero for the next round, and let the pool refill and warm up.
-  await s.provider.stopInstance(lease.instanceId, 0);
-  while (s.act.activity(fn).ready > 0 || s.provider.instances(fn).length > 0) await sleep(5);
-  if (s.pool) while (s.pool.size('node') < 2 || s.pool.size('python3') < 1) await sleep(5);
-  await sleep(150);
-  return ms;
+  await firstByte(host, port, `/function/${fn}/cold`, s.agent);
+  return performance.now() - t0;
 }
 
 function nodeExit(): Promise<number> {
@@ -107,7 +109,7 @@ function nodeExit(): Promise<number> {
 const bareServer = join(root, 'bare-server.mjs');
 writeFileSync(bareServer, `
 import http from 'node:http';
-const h = (await import(${JSON.stringify(pathToFileURL(join(bundlesDir, nodeBundle, 'handler.js')).href)})).default;
+const h = (await import(${JSON.stringify(pathToFileURL(join(nodeBundle.bundleDir, 'handler.js')).href)})).default;
 const s = http.createServer(async (req, res) => { const out = await h({ path: req.url }); res.end(out); });
 s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
 `);
@@ -139,7 +141,7 @@ for (let r = 0; r < rounds; r++) {
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
 const bareP50 = pct(samples.get('floor: fresh node serving the handler')!, 50);
-console.log(`\nCold start: request → first response byte, ${rounds} cold starts each, interleaved (${new Date().toISOString()})\n`);
+console.log(`\nCold start through the gateway: request → first response byte, ${rounds} cold starts each, interleaved (${new Date().toISOString()})\n`);
 console.log('| kind | p50 ms | p95 ms | p99 ms | p50 ÷ fresh node |');
 console.log('|---|---:|---:|---:|---:|');
 for (const [k] of kinds) {
@@ -151,10 +153,9 @@ const nf = samples.get('node, no pool')!;
 console.log(`\nGoals: node with pool p50 ≤ 5 ms (${pct(np, 50).toFixed(1)}), p99 ≤ 10 ms (${pct(np, 99).toFixed(1)}); ` +
   `without pool ≤ 1.2× fresh node (${(pct(nf, 50) / bareP50).toFixed(2)}×)`);
 
-await withPool.act.close();
-await noPool.act.close();
-await withPool.provider.close();
-await noPool.provider.close();
-await withPool.pool!.close();
+await withPool.gw.close();
+await noPool.gw.close();
+withPool.agent.destroy();
+noPool.agent.destroy();
 rmSync(root, { recursive: true, force: true });
 process.exit(0);

@@ -91,6 +91,28 @@ test('queue full → 503 with Retry-After; a client abort drops a held request; 
   assert.equal(p.act.held('stuck'), 0);
 });
 
+test('cold starts: just enough instances for the held requests, at once', async (t) => {
+  const p = await platform({
+    ten: { code: NEVER_READY, spec: { concurrency: 10, timeout: '30s' } },
+    unlimited: { code: NEVER_READY, spec: { timeout: '30s' } },
+  }, { activator: { autoReconcile: false } });
+  t.after(() => p.close());
+  const ac = new AbortController();
+  const held = [
+    ...Array.from({ length: 25 }, () => p.act.acquire('ten', ac.signal)),
+    ...Array.from({ length: 25 }, () => p.act.acquire('unlimited', ac.signal)),
+  ];
+  for (const h of held) h.catch(() => {});
+  // Synchronously, before any reconcile tick: 25 held / 10 per instance → 3; unlimited → 1.
+  assert.equal(p.act.activity('ten').starting, 3);
+  assert.equal(p.act.activity('unlimited').starting, 1);
+  assert.equal(p.provider.instances('ten').length, 3);
+  assert.equal(p.provider.instances('unlimited').length, 1);
+  ac.abort();
+  for (const h of held) await assert.rejects(h, (e: unknown) => e instanceof ActivationError && e.status === 499);
+  assert.equal(p.act.held('ten') + p.act.held('unlimited'), 0);
+});
+
 test('an instance that never becomes ready fails held requests after the function timeout', async (t) => {
   const p = await platform({
     hang: { code: NEVER_READY, spec: { timeout: '700ms' } },
