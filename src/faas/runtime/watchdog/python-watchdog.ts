@@ -72,6 +72,7 @@ def to_response(out):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "trellis-watchdog-python"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, fmt, *args):
         pass
