@@ -216,6 +216,20 @@ for (const d of drivers) {
       await q.close();
     });
 
+    test('finished results are kept for the result TTL, then dropped', async () => {
+      const q = await d.open({ resultTtlMs: 1500 });
+      const { callId } = await q.enqueue({ fn: 'f', request: request('x') });
+      const [r] = await reserveN(q, 1);
+      await q.finish(r, 'succeeded', outcome(200, 'short-lived'));
+      assert.equal((await q.status(callId))?.result?.body.toString(), 'short-lived');
+      const deadline = Date.now() + 15_000;
+      while ((await q.status(callId)) !== undefined) {
+        assert.ok(Date.now() < deadline, 'result outlived its TTL by far');
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      await q.close();
+    });
+
     test('queued jobs survive closing and reopening the queue', async () => {
       let q = await d.open();
       const { callId } = await q.enqueue({ fn: 'f', request: request('keep me') });

@@ -200,6 +200,7 @@ export class SqliteQueue implements AsyncQueue {
   }
 
   async status(callId: string): Promise<JobState | undefined> {
+    this.sweep(this.now());
     const row = this.stmt('SELECT * FROM jobs WHERE call_id = ?').get(callId) as Row | undefined;
     return row ? rowToState(row) : undefined;
   }
@@ -227,9 +228,9 @@ export class SqliteQueue implements AsyncQueue {
     this.db.close();
   }
 
-  /** Drops finished results older than the TTL and expired idempotency keys (at most every 10 s). */
+  /** Drops finished results older than the TTL and expired idempotency keys (now and then). */
   private sweep(now: number): void {
-    if (now - this.lastSweep < 10_000) return;
+    if (now - this.lastSweep < Math.min(10_000, this.opts.resultTtlMs / 2)) return;
     this.lastSweep = now;
     this.stmt(`DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'dead') AND finished_at < ?`)
       .run(now - this.opts.resultTtlMs);
