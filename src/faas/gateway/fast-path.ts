@@ -325,12 +325,13 @@ export class ClientConnection implements UpstreamOwner {
   }
 
   private readResponseHead(chunk: Buffer): void {
+    // chunk is the upstream pool's shared read buffer: copy what outlives this call
     let buf = this.respBuf === null ? chunk : Buffer.concat([this.respBuf, chunk]);
     for (;;) {
       const end = findHeadEnd(buf, 0);
       if (end < 0) {
         if (buf.length > MAX_HEAD_BYTES) { this.upstreamFailed('response head too large'); return; }
-        this.respBuf = buf;
+        this.respBuf = buf === chunk ? Buffer.from(chunk) : buf;
         return;
       }
       this.respBuf = null;
@@ -344,7 +345,7 @@ export class ClientConnection implements UpstreamOwner {
       if (resp.status < 200) {
         // 1xx informational (100 Continue, 103): pass through, then read the real head
         if (resp.status === 101) { this.upstreamFailed('protocol upgrades are not supported'); return; }
-        this.sock.write(buf.subarray(0, end));
+        this.sock.write(Buffer.from(buf.subarray(0, end)));
         buf = buf.subarray(end);
         if (buf.length === 0) return;
         continue;
@@ -391,9 +392,9 @@ export class ClientConnection implements UpstreamOwner {
       const join = end - start <= JOIN_LIMIT;
       ok = this.sock.write(assemble('', this.respHeadBuf!, resp.keep, this.respExtras, join ? chunk : null, start, end));
       this.respHeadBuf = null;
-      if (!join) ok = this.sock.write(chunk.subarray(start, end));
+      if (!join) ok = this.sock.write(Buffer.from(chunk.subarray(start, end)));
     } else if (end > start) {
-      ok = this.sock.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+      ok = this.sock.write(Buffer.from(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end)));
     }
     if (!ok && !complete && this.up !== null) this.up.sock.pause();
     if (complete) {

@@ -2,14 +2,20 @@
  * Keep-alive TCP connections to function instances, per host:port. A connection has one
  * owner at a time (the exchange using it); its socket listeners are attached once and
  * dispatch to the owner, so taking and returning a connection allocates nothing.
+ *
+ * Reads use one shared buffer (net's `onread`), skipping the per-read allocation and the
+ * stream machinery: an owner must copy whatever it keeps (or writes) past the call.
  */
 import net from 'node:net';
 
 export interface UpstreamOwner {
+  /** `chunk` is a view of the shared read buffer, valid only during the call. */
   onUpstreamData(chunk: Buffer): void;
   onUpstreamEnd(error: Error | null): void;
   onUpstreamDrain(): void;
 }
+
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export class UpstreamConn {
   owner: UpstreamOwner | null = null;
@@ -18,12 +24,14 @@ export class UpstreamConn {
   closed = false;
   private error: Error | null = null;
 
+  /** Called by the socket's onread with the shared buffer. */
+  read(n: number): void {
+    if (this.owner !== null) this.owner.onUpstreamData(READ_BUFFER.subarray(0, n));
+    else this.sock.destroy(); // bytes from an idle instance connection: it is out of sync
+  }
+
   constructor(readonly sock: net.Socket, readonly key: string, private readonly pool: UpstreamPool) {
     sock.setNoDelay(true);
-    sock.on('data', (chunk: Buffer) => {
-      if (this.owner) this.owner.onUpstreamData(chunk);
-      else sock.destroy(); // bytes from an idle instance connection: it is out of sync
-    });
     sock.on('error', (err) => { this.error = err; });
     sock.on('close', () => {
       this.closed = true;
@@ -58,7 +66,9 @@ export class UpstreamPool {
         return c;
       }
     }
-    const c = new UpstreamConn(net.connect(port, host), key, this);
+    let c: UpstreamConn | undefined;
+    const sock = net.connect({ port, host, onread: { buffer: READ_BUFFER, callback: (n: number) => { c!.read(n); return true; } } });
+    c = new UpstreamConn(sock, key, this);
     c.owner = owner;
     return c;
   }
