@@ -67,3 +67,21 @@ test('redis-cli -3 against the proxy', async (t) => {
   await cli('ZADD', 'z', '2.5', 'm');
   assert.equal((await cli('ZSCORE', 'z', 'm')).trim(), '2.5');
 });
+
+test('HELLO 3 AUTH with downstream auth configured (governance) switches to RESP3', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', backends: backends.map((b) => b.address),
+    governance: { auth: { users: [{ username: 'svc', password: 'pw' }] } },
+  } as Parameters<typeof startRedisProxy>[0]);
+  t.after(() => proxy.close(100));
+  const c = await RawClient.connect(proxy.address().port);
+  t.after(() => c.close());
+  assert.match((await c.call('HELLO', '3') as { error: string }).error, /^NOAUTH/);
+  assert.deepEqual(await c.call('HELLO', '3', 'AUTH', 'svc', 'nope'), { error: 'WRONGPASS invalid username-password pair or user is disabled.' });
+  const h = await c.call('HELLO', '3', 'AUTH', 'svc', 'pw', 'SETNAME', 'n1') as { map: Array<[Plain, Plain]> };
+  assert.equal(Object.fromEntries(h.map).proto, 3);
+  await c.call('HSET', 'h', 'a', 'b');
+  assert.deepEqual(await c.call('HGETALL', 'h'), { map: [['a', 'b']] });
+  assert.equal(await c.call('CLIENT', 'GETNAME'), 'n1');
+});

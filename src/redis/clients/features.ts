@@ -4,9 +4,9 @@
  * `handler(name)` when it compiles a route (these override its defaults), hands every request
  * of a client with state to `intercept` first, and sends blocking calls to `blockingCall`.
  */
-import { bulkReply, encodeValue, OK, type RequestParser, type RespValue } from '../../resp/index.js';
+import { bulkReply, OK, type RequestParser } from '../../resp/index.js';
 import type { RedisPoolConfig } from '../../config/index.js';
-import { isBlocking, REDIS_VERSION, type CommandSpec } from '../commands/index.js';
+import { isBlocking, type CommandSpec } from '../commands/index.js';
 import { BlockingCommands } from '../blocking/blocking.js';
 import { DbConnections, DedicatedPool } from '../dedicated/index.js';
 import { errorReply } from '../errors.js';
@@ -20,6 +20,7 @@ import type { ClientSession } from '../session.js';
 import { Transactions } from '../transactions/transaction.js';
 import type { ReplyTarget } from '../upstream-connection.js';
 import { clientCommand } from './client-commands.js';
+import { helloAnswer } from './hello.js';
 import { ClientRegistry } from './client-registry.js';
 import { ClientState } from './client-state.js';
 import type { FeatureContext } from './context.js';
@@ -168,9 +169,7 @@ export class StatefulFeatures implements FeatureContext {
         i += 1;
       } else return s.reply(errorReply(`ERR Syntax error in HELLO option '${p.argString(i)}'`));
     }
-    const st = this.stateOf(s);
-    if (proto !== null) st.proto = proto;
-    s.reply(helloReply(s.id, st.proto));
+    s.reply(helloAnswer(s, proto));
     void basic;
   }
 
@@ -225,14 +224,4 @@ export class StatefulFeatures implements FeatureContext {
     this.dbs.close();
     this.pool.close();
   }
-}
-
-function helloReply(id: number, proto: 2 | 3): Buffer {
-  const b = (v: string): RespValue => ({ type: 'bulk', value: Buffer.from(v) });
-  const pairs: Array<[RespValue, RespValue]> = [
-    [b('server'), b('redis')], [b('version'), b(REDIS_VERSION)], [b('proto'), { type: 'integer', value: proto }],
-    [b('id'), { type: 'integer', value: id }], [b('mode'), b('standalone')], [b('role'), b('master')],
-    [b('modules'), { type: 'array', value: [] }], [b('proxy'), b('trellis')],
-  ];
-  return encodeValue({ type: 'map', value: pairs }, proto);
 }

@@ -11,6 +11,7 @@ import { HELLO_NOAUTH, keysAllowed, NOAUTH, NOPERM_KEYS, nopermCommand, WRONGPAS
 import type { ClientSession, Slot } from '../session.js';
 import { subcommandClass, type CommandInfo, type Klass } from './command-info.js';
 import type { SessionGovernance } from './hooks.js';
+import { helloAnswer } from '../clients/hello.js';
 import type { PoolGovernance } from './pool-governance.js';
 
 /** Per-request extras, allocated only when a delay, retry or class timeout applies. */
@@ -160,10 +161,12 @@ export class SessionGov implements SessionGovernance {
   /** HELLO [2 [AUTH user pass] [SETNAME name]] (RESP2 only, as the rest of the proxy). */
   private hello(s: ClientSession, p: RequestParser): void {
     let i = 1;
+    let proto: 2 | 3 | null = null;
     if (p.argc >= 2) {
       const v = p.argString(1);
       if (!/^-?\d+$/.test(v)) { s.reply(errorReply('ERR Protocol version is not an integer or out of range')); return; }
-      if (Number(v) !== 2) { s.reply(errorReply('NOPROTO unsupported protocol version')); return; }
+      if (Number(v) !== 2 && Number(v) !== 3) { s.reply(errorReply('NOPROTO unsupported protocol version')); return; }
+      proto = Number(v) as 2 | 3;
       i = 2;
     }
     let creds: [string, Buffer] | null = null;
@@ -180,7 +183,7 @@ export class SessionGov implements SessionGovernance {
     }
     const answer = (): Buffer => {
       if (name !== undefined) { s.name = name; this.refreshCaller(s); }
-      return helloReply(s.id);
+      return helloAnswer(s, proto); // switches the client to RESP3 for HELLO 3 (clients/hello.ts)
     };
     if (creds !== null) return this.login(s, creds[0], creds[1], answer);
     if (this.user === null) { this.refuse(s, 'noauth', HELLO_NOAUTH); return; }
