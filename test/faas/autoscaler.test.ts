@@ -219,3 +219,23 @@ test('min-scale keeps instances; initial-scale is a floor until reached', () => 
   assert.equal(f.decide(4000, 3).want, 2); // reached; no load → floor(3/2)=1 → min 2
   assert.equal(f.decide(600_000, 2).want, 2); // never below min-scale
 });
+
+test('OpenFaaS scale.zero=true takes an idle function below scale.min; Knative min-scale stays a floor', () => {
+  const c = autoscalerConfig({ stableWindowMs: 6000, scaleToZeroGracePeriodMs: 2000 });
+  const of = new FunctionScaler(spec({ labels: { 'com.openfaas.scale.min': '2', 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '5s' } }, c));
+  of.collector.touch(0);
+  assert.equal(of.decide(2000, 0).want, 2);      // idle from the start: min 2 kept through the hold (retention 5 s from 2 s)
+  of.collector.change(3000, +1);
+  assert.equal(of.decide(4000, 2).want, 2);      // traffic resets the hold; ceil(0.5/70) = 1 → min 2
+  of.collector.change(4000, -1);
+  assert.equal(of.decide(9_000, 2).want, 2);     // window [3 s, 9 s] still saw traffic
+  assert.equal(of.decide(11_000, 2).want, 2);    // window [5 s, 11 s] empty: idle, hold max(grace 2 s, retention 5 s) starts
+  assert.equal(of.decide(15_999, 2).want, 2);
+  assert.equal(of.decide(16_000, 2).want, 0);    // 11 s + 5 s: below min, to zero
+  const kn = new FunctionScaler(spec({ labels: { 'com.openfaas.scale.zero': 'true' }, annotations: { 'autoscaling.knative.dev/min-scale': '2' } }, c));
+  kn.collector.touch(0);
+  assert.equal(kn.decide(60_000, 2).want, 2);
+  assert.equal(kn.decide(90_000, 2).want, 2);
+  // initial-scale above max-scale is clamped to it
+  assert.equal(spec({ annotations: { 'autoscaling.knative.dev/initial-scale': '5', 'autoscaling.knative.dev/max-scale': '3' } }).initialScale, 3);
+});

@@ -47,7 +47,13 @@ export class FunctionScaler {
       else min = Math.max(min, s.initialScale);
     }
     const bounded = applyBounds(r.desired, min, s.maxScale);
-    const want = this.gate.apply(bounded, now, s);
+    let want: number;
+    if (s.idleBelowMin && stable === 0 && !r.panicking) {
+      // OpenFaaS' scale.zero=true: idle keeps scale.min through the hold period, then goes to zero.
+      want = this.gate.apply(0, now, s) === 0 ? 0 : Math.max(1, bounded);
+    } else {
+      want = this.gate.apply(bounded, now, s);
+    }
     return { ...r, valid: true, want, observed };
   }
 }

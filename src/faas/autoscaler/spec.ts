@@ -7,8 +7,9 @@
  * So `autoscaling.knative.dev/max-scale: 3` wins over `com.openfaas.scale.max: 10`.
  * OpenFaaS mapping: scale.min/max → min/max-scale; scale.target → target; scale.target-proportion
  * → utilization; scale.type capacity → metric concurrency, rps → rps; scale.zero=false disables
- * scale-to-zero (true enables it); scale.zero-duration → scale-to-zero-pod-retention-period
- * (how long the last instance stays after traffic stops).
+ * scale-to-zero (true enables it, and then, as in OpenFaaS, an idle function goes to zero even
+ * when scale.min > 0); scale.zero-duration → scale-to-zero-pod-retention-period (how long the
+ * last instance stays after traffic stops).
  * Unsupported values (metric cpu/memory, HPA class, weighted-exponential) are rejected.
  */
 import type { FunctionDeployment } from '../types.js';
@@ -36,6 +37,12 @@ export interface ScalingSpec {
   maxScale: number;
   initialScale: number;
   scaleToZero: boolean;
+  /**
+   * OpenFaaS semantics: `com.openfaas.scale.zero: true` lets an idle function go to zero even
+   * with `com.openfaas.scale.min` > 0 (min is the floor while it has traffic). Knative's
+   * `min-scale` stays a hard floor.
+   */
+  idleBelowMin: boolean;
   scaleToZeroGracePeriodMs: number;
   scaleToZeroRetentionMs: number;
   targetBurstCapacity: number;
@@ -130,11 +137,12 @@ export function resolveScalingSpec(name: string, spec: FunctionDeployment, cfg: 
   const minScale = pick(opt(kn('min-scale'), (e) => num(e, 0, Infinity, true)), opt(of('min'), (e) => num(e, 0, Infinity, true))) ?? cfg.minScale;
   const maxScale = pick(opt(kn('max-scale'), (e) => num(e, 0, Infinity, true)), opt(of('max'), (e) => num(e, 0, Infinity, true))) ?? cfg.maxScale;
   if (maxScale > 0 && minScale > maxScale) fail(kn('min-scale')?.[0] ?? of('min')?.[0] ?? 'min-scale', `min-scale ${minScale} is greater than max-scale ${maxScale}`);
-  const initialScale = opt(kn('initial-scale'), (e) => {
+  let initialScale = opt(kn('initial-scale'), (e) => {
     const v = num(e, 0, Infinity, true);
     if (v === 0 && !cfg.allowZeroInitialScale) fail(e[0], '0 is not allowed unless allowZeroInitialScale is set');
     return v;
   }) ?? cfg.initialScale;
+  if (maxScale > 0) initialScale = Math.min(initialScale, maxScale);
 
   // Scale to zero
   let scaleToZero = cfg.enableScaleToZero;
@@ -143,6 +151,7 @@ export function resolveScalingSpec(name: string, spec: FunctionDeployment, cfg: 
     if (ofZero[1] !== 'true' && ofZero[1] !== 'false') fail(ofZero[0], `"${ofZero[1]}" must be true or false`);
     scaleToZero = ofZero[1] === 'true';
   }
+  const idleBelowMin = scaleToZero && ofZero?.[1] === 'true' && kn('min-scale') === undefined;
   const scaleToZeroRetentionMs = pick(opt(kn('scale-to-zero-pod-retention-period'), dur), opt(of('zero-duration'), dur))
     ?? cfg.scaleToZeroPodRetentionPeriodMs;
 
@@ -169,7 +178,7 @@ export function resolveScalingSpec(name: string, spec: FunctionDeployment, cfg: 
     stableWindowMs, panicWindowMs, panicThreshold,
     maxScaleUpRate: cfg.maxScaleUpRate, maxScaleDownRate: cfg.maxScaleDownRate,
     minScale, maxScale, initialScale,
-    scaleToZero, scaleToZeroGracePeriodMs: cfg.scaleToZeroGracePeriodMs, scaleToZeroRetentionMs,
+    scaleToZero, idleBelowMin, scaleToZeroGracePeriodMs: cfg.scaleToZeroGracePeriodMs, scaleToZeroRetentionMs,
     targetBurstCapacity, scaleDownDelayMs, activationScale, timeoutMs,
   };
 }
