@@ -15,6 +15,8 @@ import { IGNORE, onReply, shardOfKeys, type FeatureContext } from '../clients/co
 import type { DedicatedConnection } from '../dedicated/index.js';
 import { errorReply } from '../errors.js';
 import type { ClientSession } from '../session.js';
+import { arrayElements } from '../fragments.js';
+import { resp3Converter, type Converter } from '../resp3/convert.js';
 
 const MULTI = encodeCommand(['MULTI']);
 const EXEC = encodeCommand(['EXEC']);
@@ -45,6 +47,19 @@ export class Transaction {
   /** Raw keyless commands queued before the shard was known. */
   held: Buffer[] = [];
   aborted = false;
+  /** RESP3 clients: each queued command's reply converter, applied to EXEC's array. */
+  convs: Converter[] = [];
+}
+
+/** EXEC's reply for a RESP3 client: each element shaped like its command's RESP3 reply. */
+function execConverter(convs: Converter[]): Converter {
+  return (reply) => {
+    if (reply[0] !== 42) return reply;
+    if (reply[1] === 45) return Buffer.from('_\r\n'); // *-1: aborted by WATCH
+    const el = arrayElements(reply);
+    if (el === null) return reply;
+    return Buffer.concat([Buffer.from(`*${el.length}\r\n`), ...el.map((e, i) => (convs[i] ? convs[i](e) : e))]);
+  };
 }
 
 export class Transactions {
@@ -80,6 +95,7 @@ export class Transactions {
     if (shard === -3) return this.abort(s, tx, NO_HOST);
     if (shard === -2) return this.abort(s, tx, crossShard(`keys of this ${name.toUpperCase()} are on different shards`));
     const raw = Buffer.from(p.raw());
+    if (st.proto === 3) tx.convs.push(resp3Converter(name, p));
     if (shard === -1) {
       if (tx.conn === null) { tx.held.push(raw); return s.reply(QUEUED); }
       return tx.conn.send(raw, s.slot());
@@ -137,7 +153,7 @@ export class Transactions {
         return s.reply(err);
       }
     }
-    this.finish(tx.conn!, EXEC, s);
+    this.finish(tx.conn!, EXEC, s, st.proto === 3 ? execConverter(tx.convs) : null);
   }
 
   private runDiscard(s: ClientSession, st: ClientState, tx: Transaction): void {
@@ -150,8 +166,9 @@ export class Transactions {
   }
 
   /** Sends the closing command; its reply goes to the client (if any), then the connection is returned. */
-  private finish(conn: DedicatedConnection, cmd: Buffer, s: ClientSession | null): void {
+  private finish(conn: DedicatedConnection, cmd: Buffer, s: ClientSession | null, conv: Converter | null = null): void {
     const slot = s?.slot() ?? null;
+    if (slot !== null && conv !== null) slot.conv = conv;
     conn.send(cmd, onReply((reply) => {
       if (slot !== null) slot.onReply(reply);
       this.ctx.pool.release(conn, true);
