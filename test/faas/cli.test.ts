@@ -113,6 +113,12 @@ test('trellis fn: new, deploy -f stack.yml, list, invoke, describe, scale, logs,
   assert.match(update.stdout, /hello: updated \(rolling\)/);
   assert.equal((await run(['fn', 'invoke', 'hello'], '')).stdout, 'v2');
 
+  // secrets: created from stdin, mounted as a file for the function
+  const sec = await run(['secret', 'create', 'api-key'], 'top-secret');
+  assert.equal(sec.code, 0, sec.stderr);
+  assert.equal((await run(['fn', 'deploy', '--name', 'peek', '--fprocess', "sh -c 'cat $TRELLIS_SECRETS_DIR/api-key'", '--secret', 'api-key'])).code, 0);
+  assert.equal((await run(['fn', 'invoke', 'peek'], '')).stdout, 'top-secret');
+
   // classic deploy without a stack file, then remove → 404
   assert.equal((await run(['fn', 'deploy', '--name', 'rev', '--fprocess', 'rev'])).code, 0);
   assert.equal((await run(['fn', 'invoke', 'rev'], 'abc\n')).stdout, 'cba\n');

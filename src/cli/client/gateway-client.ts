@@ -97,6 +97,19 @@ export class GatewayClient {
     } catch (e) { throw new GatewayError(`cannot reach the gateway at ${this.url}: ${(e as Error).message}`, 0); }
   }
 
+  /** Creates or updates a secret (POST, or PUT when it exists). */
+  async putSecret(name: string, value: string): Promise<'created' | 'updated'> {
+    const res = await this.call('POST', '/system/secrets', { name, value }, [409]);
+    await res.text();
+    if (res.status !== 409) return 'created';
+    await (await this.call('PUT', '/system/secrets', { name, value })).text();
+    return 'updated';
+  }
+
+  async listSecrets(): Promise<{ name: string }[]> { return (await this.call('GET', '/system/secrets')).json() as Promise<{ name: string }[]>; }
+
+  async removeSecret(name: string): Promise<void> { await (await this.call('DELETE', '/system/secrets', { name })).text(); }
+
   /** An async call's state (GET /system/async/{callId}, served by the queue). */
   async asyncStatus(callId: string): Promise<AsyncCallState> {
     return (await this.call('GET', `/system/async/${encodeURIComponent(callId)}`)).json() as Promise<AsyncCallState>;

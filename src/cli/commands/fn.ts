@@ -3,7 +3,7 @@
  * TRELLIS_GATEWAY, else the stack file's provider.gateway, else http://127.0.0.1:8080.
  * Credentials: `trellis login` (stored 0600), or TRELLIS_PASSWORD.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -202,6 +202,26 @@ export function registerFn(program: Command): void {
       await client(o).scale(name, n);
       out(`scaled ${name} to ${n} replica(s)`);
     });
+
+  const secret = program.command('secret').description('secrets mounted into functions as files ($TRELLIS_SECRETS_DIR/<name>)');
+  secret.command('create <name>').alias('update')
+    .description('create or update a secret; the value comes from --from-literal, --from-file or stdin')
+    .option('--from-literal <value>', 'the value (visible in shell history; prefer stdin)')
+    .option('--from-file <file>', 'read the value from a file')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: GatewayOpt & { fromLiteral?: string; fromFile?: string }) => {
+      const value = o.fromLiteral ?? (o.fromFile ? readFileSync(o.fromFile, 'utf8') : (await readStdin()).toString('utf8'));
+      if (!value) throw new Error('empty secret value: give --from-literal, --from-file or pipe it on stdin');
+      out(`${name}: ${await client(o).putSecret(name, value)}`);
+    });
+  secret.command('list').alias('ls')
+    .description('list secret names')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (o: GatewayOpt) => { for (const s of await client(o).listSecrets()) out(s.name); });
+  secret.command('remove <name>').alias('rm')
+    .description('remove a secret')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .action(async (name: string, o: GatewayOpt) => { await client(o).removeSecret(name); out(`removed secret ${name}`); });
 
   program.command('login')
     .description('store gateway credentials (mode 0600) for later commands')
