@@ -148,3 +148,19 @@ test('dedicated connections are bounded per backend with a clear error, and reus
   t.after(() => direct.disconnect());
   assert.equal(await direct.get('k3'), 'v');
 });
+
+test('per-class governance timeouts do not cut blocking calls (no popped element is lost)', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', backends: backends.map((b) => b.address), governance: { timeouts: { write: 100, read: 100 } },
+  } as Parameters<typeof startRedisProxy>[0]);
+  t.after(() => proxy.close(100));
+  const waiter = await RawClient.connect(proxy.address().port);
+  const pusher = await RawClient.connect(proxy.address().port);
+  t.after(() => { waiter.close(); pusher.close(); });
+  waiter.write('BLPOP', 'gq', '0');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(waiter.pending, 0);
+  assert.equal(await pusher.call('RPUSH', 'gq', 'precious'), 1);
+  assert.deepEqual(await waiter.next(), ['gq', 'precious']);
+});

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { encodeValue, errorReply, type RequestParser, type RespValue } from '../../resp/index.js';
 import type { DownstreamUser } from '../../config/redis-governance.js';
-import { commandKeys, REDIS_VERSION } from '../commands/index.js';
+import { CommandFlag, commandKeys, REDIS_VERSION } from '../commands/index.js';
 import { HELLO_NOAUTH, keysAllowed, NOAUTH, NOPERM_KEYS, nopermCommand, WRONGPASS } from '../auth/downstream-auth.js';
 import type { ClientSession, Slot } from '../session.js';
 import { subcommandClass, type CommandInfo, type Klass } from './command-info.js';
@@ -89,7 +89,8 @@ export class SessionGov implements SessionGovernance {
     }
     if (pg.mirror !== null) pg.mirror.offer(p, info, klass);
     const retry = pg.retry !== null && info.retryable;
-    const timeout = pg.timeoutFor(klass);
+    // Blocking calls wait as long as the client asked (Redis' own timeout); cutting them could lose a popped element.
+    const timeout = info.spec !== undefined && (info.spec.flagBits & CommandFlag.BLOCKING) !== 0 ? 0 : pg.timeoutFor(klass);
     if (delayMs > 0 || retry || timeout > 0) {
       let raw: Buffer | null = null;
       let ks = 0;
