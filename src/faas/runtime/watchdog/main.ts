@@ -184,6 +184,10 @@ function maybeExit(): void {
   if (terminating && inflight === 0) setImmediate(() => process.exit(0));
 }
 
+// Orphaned (the provider was SIGKILLed and could not stop us): exit rather than linger.
+const parentPid = process.ppid;
+setInterval(() => { if (process.ppid !== parentPid) process.exit(0); }, 1000).unref();
+
 process.on('SIGTERM', () => {
   draining = true;
   terminating = true;

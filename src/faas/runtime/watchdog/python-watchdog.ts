@@ -243,6 +243,14 @@ def on_term(signum, frame):
     S["terminating"] = True
     maybe_exit()
 
+def watch_parent(parent):
+    # Orphaned (the provider was SIGKILLed and could not stop us): exit rather than linger.
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(0)
+
+threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
 signal.signal(signal.SIGTERM, on_term)
 report({"port": SERVER.server_address[1]})
 SERVER.serve_forever(poll_interval=0.05)
