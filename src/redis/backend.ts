@@ -54,6 +54,9 @@ export class Backend {
 
   start(): void { for (const c of this.conns) c.start(); }
 
+  /** Skips the reconnect back-off (governance: the backend passed a health check). */
+  retryNow(): void { for (const c of this.conns) c.retryNow(); }
+
   /** The connection for a client: fixed per client so its requests stay in order. */
   connectionFor(clientId: number): UpstreamConnection {
     const c = this.conns;

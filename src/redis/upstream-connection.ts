@@ -76,6 +76,14 @@ export class UpstreamConnection implements Flushable {
     if (this.state === State.Down && this.reconnectTimer === null) this.connect();
   }
 
+  /** Reconnects now instead of after the back-off (a health check just saw the backend up). */
+  retryNow(): void {
+    if (this.state !== State.Down || this.reconnectTimer === null) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.connect();
+  }
+
   send(request: Buffer, target: ReplyTarget): void {
     const st = this.state;
     if (st === State.Ready || (st === State.Connecting && this.firstAttempt)) {

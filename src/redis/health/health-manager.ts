@@ -111,7 +111,7 @@ export class HealthManager {
     });
     for (const e of this.outlier.tick(now)) {
       const i = this.names.indexOf(e.host);
-      if (i >= 0 && e.type === 'uneject') { this.state[i].outlierEjected = false; this.update(i); }
+      if (i >= 0 && e.type === 'uneject') { this.state[i].outlierEjected = false; this.router.backends[i].retryNow(); this.update(i); }
     }
   }
 
@@ -128,6 +128,7 @@ export class HealthManager {
         st.checks++;
         if (r.ok) {
           this.failStreak[i] = 0;
+          this.router.backends[i]?.retryNow(); // reachable: do not wait for the data connections' back-off
           if (!st.activeHealthy && ++this.okStreak[i] >= hc.healthyThreshold) { st.activeHealthy = true; st.activeReason = ''; this.update(i); }
         } else {
           st.checkFailures++;
