@@ -33,8 +33,15 @@ test('pub/sub across two proxy instances in front of the same backends', async (
   await pub2.call('PUBLISH', 'sport', 'goal');
   assert.deepEqual(await c1.next(), ['message', 'sport', 'goal']);
   // Patterns hear channels on every backend.
-  for (let i = 0; i < 12; i++) await pub2.call('PUBLISH', `n${i}`, String(i));
-  for (let i = 0; i < 12; i++) assert.deepEqual(await c3.next(), ['pmessage', 'n*', `n${i}`, String(i)]);
+  const names: string[] = [];
+  const shards = new Set<number>();
+  for (let i = 0; shards.size < 3 || names.length < 12; i++) {
+    const ch = `n:${i}`;
+    names.push(ch);
+    shards.add(p2.features.router.shardOf(Buffer.from(ch), 0, ch.length));
+  }
+  for (const ch of names) await pub2.call('PUBLISH', ch, ch);
+  for (const ch of names) assert.deepEqual(await c3.next(), ['pmessage', 'n*', ch, ch]);
   assert.equal(await pub2.call('SPUBLISH', '{s}ch', 'sharded'), 1);
   assert.deepEqual(await c4.next(), ['smessage', '{s}ch', 'sharded']);
 
@@ -122,4 +129,35 @@ test('subscriptions follow a hot reload that adds a backend', async (t) => {
   });
   for (const ch of channels) assert.equal(await pub.call('PUBLISH', ch, 'after'), 1);
   for (const ch of channels) assert.deepEqual(await sub.next(), ['message', ch, 'after']);
+});
+
+test('keyspace notifications: __keyspace__ channels follow their key, __keyevent__ channels hear every backend', async (t) => {
+  const backends = await startRedisMany(3, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  const c = await RawClient.connect(proxy.address().port);
+  const sub = await RawClient.connect(proxy.address().port);
+  t.after(() => { c.close(); sub.close(); });
+  assert.equal(await c.call('CONFIG', 'SET', 'notify-keyspace-events', 'KEA'), 'OK');
+  // One key per backend.
+  const byShard = new Map<number, string>();
+  for (let i = 0; byShard.size < 3 && i < 10_000; i++) {
+    const k = `notify:${i}`;
+    const sh = proxy.features.router.shardOf(Buffer.from(k), 0, k.length);
+    if (!byShard.has(sh)) byShard.set(sh, k);
+  }
+  const keys = [...byShard.values()];
+  assert.equal(keys.length, 3);
+  sub.write('SUBSCRIBE', '__keyevent@0__:set', ...keys.map((k) => `__keyspace@0__:${k}`));
+  for (let i = 0; i <= keys.length; i++) assert.equal((await sub.next() as unknown[])[0], 'subscribe');
+  for (const k of keys) await c.call('SET', k, 'v');
+  const got: string[] = [];
+  for (let i = 0; i < keys.length * 2; i++) {
+    const m = await sub.next() as string[];
+    got.push(`${m[1]}=${m[2]}`);
+  }
+  for (const k of keys) {
+    assert.ok(got.includes(`__keyspace@0__:${k}=set`), `keyspace ${k}`);
+    assert.ok(got.includes(`__keyevent@0__:set=${k}`), `keyevent ${k}`);
+  }
 });

@@ -51,9 +51,21 @@ export class PubSubHub {
     this.backends = ctx.router.backends.map(() => new BackendSubscriber());
   }
 
-  /** Backends a subscription of this kind and name lives on. */
+  /**
+   * Backends a subscription of this kind and name lives on. Keyspace notifications are
+   * published by the backend that owns the key: `__keyspace@N__:key` lives with its key,
+   * `__keyevent@N__:event` may come from any backend.
+   */
   private shardsOf(kind: SubKind, name: Buffer): number[] {
     if (kind === 'pattern') return this.backends.map((_, i) => i);
+    if (kind === 'channel' && name.length > 14 && name[0] === 95 && name[1] === 95) {
+      const m = /^__key(space|event)@\d+__:/.exec(name.toString('latin1', 0, Math.min(name.length, 40)));
+      if (m !== null) {
+        if (m[1] === 'event') return this.backends.map((_, i) => i);
+        const sh = this.ctx.router.shardOf(name, m[0].length, name.length);
+        return [sh < 0 ? 0 : sh];
+      }
+    }
     const sh = this.ctx.router.shardOf(name, 0, name.length);
     return [sh < 0 ? 0 : sh];
   }
