@@ -32,7 +32,7 @@ test('active PING checks + auto_eject_hosts: a killed backend leaves the ring un
   let failed = 0;
   const load = (async () => {
     for (let i = 0; !stop; i++) {
-      try { await c.set(`load:${i % 500}`, String(i)); ok++; } catch { failed++; await new Promise((r) => setTimeout(r, 5)); }
+      try { await c.set(`${i % 500}:load`, String(i)); ok++; } catch { failed++; await new Promise((r) => setTimeout(r, 5)); }
     }
   })();
   await waitFor(() => ok > 200);
@@ -45,7 +45,7 @@ test('active PING checks + auto_eject_hosts: a killed backend leaves the ring un
   const before = ok;
   const failedAtEject = failed;
   await waitFor(() => ok > before + 300);
-  for (let i = 0; i < 100; i++) assert.equal(await c.set(`after:${i}`, 'x'), 'OK');
+  for (let i = 0; i < 100; i++) assert.equal(await c.set(`${i}:after`, 'x'), 'OK');
   assert.ok(failed - failedAtEject < 5, `few failures after ejection (got ${failed - failedAtEject})`);
   // Restart on the same port: it passes two checks and comes back into the ring.
   const again = await RedisServer.start({ port: victim.port });
@@ -53,7 +53,7 @@ test('active PING checks + auto_eject_hosts: a killed backend leaves the ring un
   await waitFor(() => health(proxy)[1].healthy === true);
   assert.deepEqual(proxy.stats().ejected, []);
   assert.equal(health(proxy)[1].ejections, 1);
-  for (let i = 0; i < 200; i++) await c.set(`back:${i}`, 'y');
+  for (let i = 0; i < 200; i++) await c.set(`${i}:back`, 'y');
   const direct = new Redis({ port: victim.port, lazyConnect: true });
   await direct.connect();
   assert.ok((await direct.dbsize()) > 0, 'keys map to the restored backend again');
