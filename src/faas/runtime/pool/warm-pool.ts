@@ -134,6 +134,7 @@ export class WarmPool implements InstancePool {
       if (this.closed) { await wp.stop(500); return; }
       // A first control round trip also warms the accept/parse path of the process itself.
       await wp.request('GET', '/_/health', undefined, 2000).catch(() => {});
+      if (this.closed || !wp.running) { await wp.stop(500); if (!this.closed) throw new Error('exited right after start'); return; }
       this.failures[kind] = 0;
       this.idle[kind].push(wp);
       void wp.waitExit().then(() => {
