@@ -56,6 +56,7 @@ const FAN_OUT: Record<string, Merge | 'info'> = {
   info: 'info', 'config|set': mergeAllOk, 'config|resetstat': mergeAllOk, 'config|rewrite': mergeAllOk,
   'script|load': mergeAllOk, 'script|flush': mergeAllOk, 'script|exists': mergeLogicalAnd,
   'function|flush': mergeAllOk, 'function|load': mergeAllOk, 'function|delete': mergeAllOk, 'function|restore': mergeAllOk,
+  swapdb: mergeAllOk,
 };
 
 /** Keyless commands any one shard can answer. */
@@ -65,7 +66,6 @@ const LATER = '(transactions, blocking commands and pub/sub come in Redis mesh p
 const REFUSED: Record<string, string> = {
   multi: LATER, exec: LATER, discard: LATER, watch: LATER, unwatch: LATER,
   scan: 'yet (cursor iteration across shards comes later)', monitor: '', wait: '(replication is per backend)',
-  swapdb: '(it only serves database 0)', move: '(it only serves database 0)',
 };
 
 const NO_HOST = errorReply('ERR no backend serves this key');

@@ -56,6 +56,17 @@ test('SELECT n: per-client database on every backend, isolated from database 0',
   assert.match((await db1.call('SELECT', '99') as { error: string }).error, /DB index is out of range/);
   assert.equal(await db1.call('GET', 'k'), 'in-0');
   assert.deepEqual(await db1.call('SELECT', 'x'), { error: 'ERR value is not an integer or out of range' });
+
+  // MOVE runs on the key's shard, between the client's database and another; SWAPDB on every shard.
+  assert.equal(await db0.call('SET', 'mv', 'x'), 'OK');
+  assert.equal(await db0.call('MOVE', 'mv', '3'), 1);
+  assert.equal(await db0.call('EXISTS', 'mv'), 0);
+  assert.equal(await db1.call('SELECT', '3'), 'OK');
+  assert.equal(await db1.call('GET', 'mv'), 'x');
+  assert.equal(await db1.call('SWAPDB', '3', '4'), 'OK');
+  assert.equal(await db1.call('EXISTS', 'mv'), 0);
+  assert.equal(await db1.call('SELECT', '4'), 'OK');
+  assert.equal(await db1.call('GET', 'mv'), 'x');
 });
 
 test('multi-key commands whose keys share a shard: RENAME, COPY, SMOVE, *STORE, OBJECT', async (t) => {
