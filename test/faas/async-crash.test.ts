@@ -68,7 +68,8 @@ for (const driver of ['sqlite', 'nats'] as const) {
       await until('two thirds of the callbacks', () => tally(receiver.calls).unique >= (JOBS * 2) / 3 || tally(receiver.calls).unique === JOBS, 60_000);
       if (tally(receiver.calls).unique < JOBS) { await nats.restart(); disruptions++; }
     }
-    await until('every callback', () => tally(receiver.calls).unique === JOBS, 60_000);
+    await until('every callback', () => tally(receiver.calls).unique === JOBS, 60_000)
+      .catch((e) => { throw new Error(`${e.message}: ${tally(receiver.calls).unique}/${JOBS}\n${gw.recentOutput()}`); });
     checkAll(ids, receiver.calls);
     const { duplicates } = tally(receiver.calls);
     t.diagnostic(`${driver}: ${atCrash} callbacks before the crash, ${duplicates} duplicates after ${disruptions} disruption(s)`);

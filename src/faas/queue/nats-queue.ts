@@ -134,12 +134,9 @@ export class NatsQueue implements AsyncQueue {
     this.assertOpen();
     let msgs = await this.fetch(max, 0);
     if (msgs.length === 0 && waitMs > 0) msgs = await this.fetch(1, waitMs);
-    const out: Reservation[] = [];
-    for (const msg of msgs) {
-      const r = await this.claim(msg).catch(() => undefined);
-      if (r) out.push(r);
-    }
-    return out;
+    // Claims run in parallel (a KV read and write each); order is kept.
+    const claimed = await Promise.all(msgs.map((m) => this.claim(m).catch(() => undefined)));
+    return claimed.filter((r): r is Reservation => r !== undefined);
   }
 
   /** Turns a delivered message into a reservation, or settles it when it needs no run. */
@@ -280,8 +277,11 @@ export class NatsQueue implements AsyncQueue {
   private async fetch(max: number, waitMs: number): Promise<JsMsg[]> {
     const out: JsMsg[] = [];
     const opts = waitMs > 0 ? { batch: max, expires: Math.max(1000, waitMs) } : { batch: max, no_wait: true };
+    // A pull request lost in a server restart never gets its answer (no_wait has no client
+    // timer): stop waiting on our own clock. Messages delivered after that are redelivered.
+    const it = this.js.fetch(this.names.stream, this.names.durable, opts);
+    const guard = setTimeout(() => it.stop(), (waitMs > 0 ? Math.max(1000, waitMs) : 0) + 2000);
     try {
-      const it = this.js.fetch(this.names.stream, this.names.durable, opts);
       for await (const m of it) out.push(m);
     } catch (err) {
       if (out.length === 0 && !this.closed) {
@@ -289,6 +289,8 @@ export class NatsQueue implements AsyncQueue {
         await new Promise((r) => setTimeout(r, 200));
         if (!isTransient(err)) throw err;
       }
+    } finally {
+      clearTimeout(guard);
     }
     return out;
   }
