@@ -161,3 +161,23 @@ test('keyspace notifications: __keyspace__ channels follow their key, __keyevent
     assert.ok(got.includes(`__keyevent@0__:set=${k}`), `keyevent ${k}`);
   }
 });
+
+test('a lost subscriber connection is re-established and re-subscribed', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  const sub = await RawClient.connect(proxy.address().port);
+  const pub = await RawClient.connect(proxy.address().port);
+  t.after(() => { sub.close(); pub.close(); });
+  assert.deepEqual(await sub.call('PSUBSCRIBE', 'p*'), ['psubscribe', 'p*', 1]);
+  const direct = await Promise.all(backends.map((b) => RawClient.connect(b.port)));
+  t.after(() => direct.forEach((d) => d.close()));
+  // The backends drop the proxy's subscriber connections.
+  for (const d of direct) assert.equal(await d.call('CLIENT', 'KILL', 'TYPE', 'pubsub'), 1);
+  await waitFor(async () => {
+    for (const d of direct) if ((await d.call('PUBSUB', 'NUMPAT')) !== 1) return false;
+    return true;
+  });
+  await pub.call('PUBLISH', 'p1', 'back');
+  assert.deepEqual(await sub.next(), ['pmessage', 'p*', 'p1', 'back']);
+});
