@@ -243,6 +243,7 @@ export class FunctionActivator {
     if (known) { known.info = info; return; }
     if (info.state !== 'ready' || this.stopped.has(info.id)) return;
     this.instances.push({ info, inflight: 0, eligible: true, draining: false, stopping: false });
+    this.ctx.metrics.ready.set(this.labels, this.eligible());
   }
 
   private untrack(id: string): void {
@@ -250,6 +251,7 @@ export class FunctionActivator {
     if (i < 0) return;
     const [t] = this.instances.splice(i, 1);
     if (t.drainTimer) clearTimeout(t.drainTimer);
+    this.ctx.metrics.ready.set(this.labels, this.eligible());
   }
 
   /** Adopts instances the provider started itself (deploy, crash replacement); drops gone ones. */
@@ -334,6 +336,7 @@ export class FunctionActivator {
   private drain(t: Tracked): void {
     t.draining = true;
     t.eligible = false;
+    this.ctx.metrics.ready.set(this.labels, this.eligible());
     if (t.inflight === 0) { this.stop(t); return; }
     t.drainTimer = setTimeout(() => this.stop(t), this.ctx.drainTimeoutMs ?? this.spec.timeoutMs);
   }
