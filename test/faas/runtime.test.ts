@@ -257,3 +257,29 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): P
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+test('instances do not outlive a provider process that is SIGKILLed', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'trellis-rt-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const script = join(root, 'host.mts');
+  writeFileSync(script, `
+    import { ProcessProvider } from ${JSON.stringify(join(process.cwd(), 'src/faas/runtime/index.ts'))};
+    const p = new ProcessProvider({ bundlesDir: ${JSON.stringify(root)} });
+    const now = new Date().toISOString();
+    await p.deploy({ name: 'c', spec: { service: 'c', envProcess: 'cat' }, createdAt: now, updatedAt: now, replicas: 2, version: 1 });
+    console.log(p.instances('c').map((i) => i.pid).join(' '));
+    setInterval(() => {}, 1000);
+  `);
+  const { spawn } = await import('node:child_process');
+  const host = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { host.kill('SIGKILL'); });
+  const pids = await new Promise<number[]>((res, rej) => {
+    host.stdout.once('data', (b: Buffer) => res(b.toString().trim().split(' ').map(Number)));
+    host.once('exit', (c) => rej(new Error(`host exited ${c}`)));
+  });
+  assert.equal(pids.length, 2);
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  assert.ok(pids.every(alive));
+  host.kill('SIGKILL');
+  await waitFor(() => !pids.some(alive), 'orphaned watchdogs to exit', 10_000);
+});
