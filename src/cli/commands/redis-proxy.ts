@@ -10,7 +10,6 @@ import {
 } from '../../config/index.js';
 import { startRedisProxy, type RedisProxy } from '../../redis/index.js';
 import { prepareAdmin, startProxyServices } from '../../redis/admin/cli-hooks.js';
-import { prepareAdmin, startProxyServices } from '../../redis/admin/cli-hooks.js';
 
 interface Flags {
   listen?: string;
@@ -135,13 +134,11 @@ export function registerRedisProxy(program: Command): void {
     .option('--server-connections <n>', 'connections per backend, shared by all clients (default 1)')
     .option('--config <file>', 'our YAML or a twemproxy (nutcracker) YAML file')
     .option('--workers <n>', 'processes sharing the listen port (default 1)')
-    .option('--admin <host:port>', 'admin HTTP server (/metrics /stats /healthz /ready)')
     .option('--admin <host:port>', 'admin HTTP server: /metrics (Prometheus), /stats, /healthz, /ready')
     .action(async (flags: Flags) => {
       let cfg: RedisProxyConfig;
       try {
         cfg = configFromFlags(flags);
-        prepareAdmin(cfg, flags.admin);
         prepareAdmin(cfg, flags.admin);
       } catch (err) {
         if (err instanceof ConfigError) {
