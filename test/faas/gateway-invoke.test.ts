@@ -237,3 +237,36 @@ test('idle keep-alive connections and incomplete heads are closed', async (t) =>
   assert.match(idle, /^HTTP\/1\.1 200 /, 'answered, then closed once idle');
   assert.ok(Date.now() - t0 < 9_000, 'closed by the gateway, not by the test timeout');
 });
+
+test('a refused connection is asked again through the activator (body-less requests only)', async (t) => {
+  const { getFreePort } = await import('../../src/util/net.js');
+  const deadPort = await getFreePort();
+  let calls = 0;
+  const released: boolean[] = [];
+  const holder: { provider?: import('../../src/faas/runtime/provider.js').RuntimeProvider } = {};
+  const { url, provider } = await startGateway(t, {
+    activator: ({ provider: p }) => {
+      holder.provider = p;
+      return {
+        async acquire(fn: string) {
+          calls++;
+          const release = (o?: { ok: boolean }) => { released.push(o?.ok ?? true); };
+          if (calls % 2 === 1) return { instanceId: 'dead', host: '127.0.0.1', port: deadPort, coldStart: false, release };
+          const i = p.instances(fn).find((x) => x.state === 'ready')!;
+          return { instanceId: i.id, host: i.host, port: i.port, coldStart: false, release };
+        },
+        held: () => 0,
+        close: async () => {},
+      };
+    },
+  });
+  assert.equal(holder.provider, provider);
+  await deploy(url, { service: 'retry', envProcess: 'cat' });
+  const get = await fetch(`${url}/function/retry/x`);
+  assert.equal(get.status, 200, 'GET retried on the live instance');
+  assert.equal(calls, 2);
+  assert.deepEqual(released, [false, true]);
+  const post = await fetch(`${url}/function/retry/x`, { method: 'POST', body: 'data' });
+  assert.equal(post.status, 502, 'a request with a body is not replayed');
+  assert.match(await post.text(), /ECONNREFUSED/);
+});

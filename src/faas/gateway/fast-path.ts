@@ -37,6 +37,7 @@ export interface FastPathContext {
 }
 
 const FUNCTION_PREFIX = '/function/';
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const enum State { Head, Lease, Forward, Closed }
 
 const REASONS: Record<number, string> = {
@@ -79,8 +80,6 @@ export class ClientConnection implements UpstreamOwner {
   private upExtras = '';
   /** The upstream head has not been written yet (it goes out with the first body bytes). */
   private upHeadPending = false;
-  /** The assembled upstream head of a body-less request (kept for one retry). */
-  private upHeadBuf: Buffer | null = null;
   private respHeadBuf: Buffer | null = null;
   private respExtras = '';
   private retried = false;
@@ -232,9 +231,8 @@ export class ClientConnection implements UpstreamOwner {
     this.ctx.inflight.add(this);
     if (req.body === 0) {
       this.reqDone = true;
-      this.upHeadBuf = assemble(this.upPrefix, this.headBuf!, req.keep, this.upExtras, null, 0, 0);
       this.connectUpstream(false);
-      this.up!.sock.write(this.upHeadBuf);
+      this.up!.sock.write(assemble(this.upPrefix, this.headBuf!, req.keep, this.upExtras, null, 0, 0));
     } else {
       this.reqRemaining = req.body;
       if (req.body === BODY_CHUNKED) this.reqTracker = new ChunkedTracker();
@@ -424,16 +422,22 @@ export class ClientConnection implements UpstreamOwner {
     if (this.state !== State.Forward) return;
     if (this.respHeadSent && this.respRemaining === BODY_UNTIL_CLOSE && error === null) { this.finishExchange(); return; }
     if (this.respHeadSent && this.resp !== null && this.isRespComplete()) return;
-    // A reused keep-alive connection may have been closed by the instance just as we sent;
-    // a request without a body is safe to send again once on a fresh connection.
-    if (!this.respHeadSent && this.respBuf === null && this.resp === null && up !== null && up.reused &&
-        !this.retried && this.req!.body === 0) {
+    // A refused connection (the instance just died) never delivered the request; a reused
+    // keep-alive connection closed without an answer most likely did not either (the instance
+    // closed it just as we sent). A request without a body is then asked again once, through
+    // the activator, which may pick another instance: any method after a refusal, only
+    // idempotent ones (GET, HEAD, OPTIONS) after a closed keep-alive connection.
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    const req = this.req!;
+    if (!this.respHeadSent && this.respBuf === null && this.resp === null && !this.retried && req.body === 0 &&
+        (code === 'ECONNREFUSED' || (up !== null && up.reused && IDEMPOTENT.has(req.method)))) {
       this.retried = true;
-      this.connectUpstream(true);
-      this.up!.sock.write(this.upHeadBuf!);
+      if (this.lease !== null) { this.lease.release({ ok: false, durationMs: performance.now() - this.startMs }); this.lease = null; }
+      this.ctx.inflight.delete(this);
+      this.state = State.Lease;
+      this.ctx.activator.acquire(this.fn!.name).then(this.onLease, this.onLeaseError);
       return;
     }
-    const code = (error as NodeJS.ErrnoException | null)?.code;
     this.upstreamFailed(code ? `instance connection failed (${code})` : (error?.message ?? 'instance closed the connection'));
   }
 
@@ -489,7 +493,6 @@ export class ClientConnection implements UpstreamOwner {
     this.ctx.inflight.delete(this);
     this.req = null;
     this.headBuf = null;
-    this.upHeadBuf = null;
     this.upHeadPending = false;
     this.respHeadBuf = null;
     this.resp = null;
