@@ -39,6 +39,10 @@ export class SessionGov implements SessionGovernance {
   identity: string;
   inflightBytes = 0;
   readonly address: string;
+  private lastName = '';
+  private lastInfo: CommandInfo | null = null;
+  private lastCaller = -1;
+  private lastRow = -1;
 
   constructor(private readonly pg: PoolGovernance, readonly session: ClientSession) {
     this.address = session.socket.remoteAddress ?? 'unknown';
@@ -56,9 +60,17 @@ export class SessionGov implements SessionGovernance {
   onRequest(s: ClientSession, p: RequestParser): boolean {
     const pg = this.pg;
     const name = p.commandName();
-    const info = pg.commands.get(name);
     if (s.name !== this.seenName) this.refreshCaller(s);
-    s.curStat = pg.stats.row(this.caller, info.id);
+    // Pipelines repeat commands: the last lookup is reused (names are interned strings).
+    let info = this.lastInfo;
+    if (name !== this.lastName || this.lastCaller !== this.caller || info === null) {
+      info = pg.commands.get(name);
+      this.lastName = name;
+      this.lastInfo = info;
+      this.lastCaller = this.caller;
+      this.lastRow = pg.stats.row(this.caller, info.id);
+    }
+    s.curStat = this.lastRow;
     s.curT0 = performance.now();
     s.curBytes = 0;
     if (pg.auth !== null) {
