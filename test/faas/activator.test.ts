@@ -137,7 +137,9 @@ test('an instance that never becomes ready fails held requests after the functio
 test('per-instance concurrency: requests queue instead of overloading, first-available for CC=1', async (t) => {
   const p = await platform({ one: { spec: { concurrency: 1, annotations: { 'autoscaling.knative.dev/max-scale': '2' } } } }, { activator: { autoReconcile: false } });
   t.after(() => p.close());
+  assert.equal(p.act.tryAcquire('one'), undefined, 'at zero: no synchronous lease');
   const leases = await Promise.all([p.act.acquire('one'), p.act.acquire('one')]);
+  assert.equal(p.act.tryAcquire('one'), undefined, 'both instances at their limit');
   assert.notEqual(leases[0].instanceId, leases[1].instanceId, 'CC=1: one request per instance');
   let third = false;
   const p3 = p.act.acquire('one').then((l) => { third = true; return l; });
@@ -149,6 +151,9 @@ test('per-instance concurrency: requests queue instead of overloading, first-ava
   assert.equal(l3.instanceId, leases[1].instanceId);
   assert.equal(l3.coldStart, false);
   leases[0].release();
+  const sync = p.act.tryAcquire('one');
+  assert.equal(sync?.instanceId, leases[0].instanceId, 'room again: a lease without a promise');
+  sync!.release();
   l3.release();
   assert.equal(p.peak.get('one'), 2);
 });

@@ -33,6 +33,7 @@ export interface ActivatorOptions {
 }
 
 export interface ActivatorHandle extends Activator {
+  tryAcquire(fn: string): InstanceLease | undefined;
   /** One reconciler pass (the timer calls it every tickIntervalMs). */
   reconcile(now?: number): void;
   activity(fn: string): FunctionActivity;
@@ -105,6 +106,12 @@ export function createActivator(opts: ActivatorOptions): ActivatorHandle {
       const rec = opts.functions(fn);
       if (!rec) return Promise.reject(new ActivationError(`function "${fn}" not found`, 404));
       try { return forRecord(fn, rec).acquire(signal); } catch (err) { return Promise.reject(err); }
+    },
+    tryAcquire(fn: string): InstanceLease | undefined {
+      if (closed) return undefined;
+      const rec = opts.functions(fn);
+      if (!rec) return undefined;
+      try { return forRecord(fn, rec).tryAcquire(); } catch { return undefined; } // acquire() reports why
     },
     held: (fn) => fns.get(fn)?.held ?? 0,
     activity: (fn) => fns.get(fn)?.activity() ?? { ...IDLE },

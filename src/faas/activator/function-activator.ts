@@ -95,6 +95,15 @@ export class FunctionActivator {
   /** Marks the start of observation without traffic (min-scale / initial-scale functions). */
   observe(now: number): void { this.scaler.collector.touch(now); }
 
+  /** A lease at once when an instance has room and nobody is waiting; else undefined. */
+  tryAcquire(): InstanceLease | undefined {
+    if (this.queue.size > 0) return undefined;
+    const inst = this.lb(this.instances, this.spec.containerConcurrency);
+    if (!inst) return undefined;
+    this.scaler.collector.change(this.ctx.clock.now(), +1);
+    return this.lease(inst, false);
+  }
+
   acquire(signal?: AbortSignal): Promise<InstanceLease> {
     const now = this.ctx.clock.now();
     this.scaler.collector.change(now, +1);

@@ -35,6 +35,12 @@ export interface Activator {
    * went away) and drops it from the queue.
    */
   acquire(fn: string, signal?: AbortSignal): Promise<InstanceLease>;
+  /**
+   * Optional synchronous fast path: a lease when an instance has room right now and nothing
+   * is held, else undefined (then call `acquire`, with a signal for the client's disconnect).
+   * Lets a hot path skip a promise per request and allocate an AbortController only when held.
+   */
+  tryAcquire?(fn: string): InstanceLease | undefined;
   /** Requests currently held per function (for metrics). */
   held(fn: string): number;
   close(): Promise<void>;
