@@ -67,3 +67,24 @@ test('reload adds a backend, then removes one, while a client stays connected an
   assert.equal(await c.client('ID'), id);
   assert.equal(proxy.stats().downstream_cx_total, 1);
 });
+
+test('graceful shutdown: requests in flight are answered before the proxy closes', async (t) => {
+  const [a] = await startRedisMany(1, t, { args: ['--enable-debug-command', 'yes'] });
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: [a.address], governance: { stats: {} } });
+  const c = new Redis({ port: proxy.address().port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  c.on('error', () => {});
+  t.after(() => c.disconnect());
+  await c.connect();
+  await c.set('k', 'v');
+  const blocker = new Redis({ port: a.port, lazyConnect: true });
+  await blocker.connect();
+  t.after(() => blocker.disconnect());
+  const sleep = blocker.debug('SLEEP', '0.3');
+  await new Promise((r) => setTimeout(r, 30));
+  const pending = c.get('k');
+  await new Promise((r) => setTimeout(r, 20));
+  const closed = proxy.close(5000);
+  assert.equal(await pending, 'v', 'the in-flight GET is answered during the drain');
+  await closed;
+  await sleep;
+});
