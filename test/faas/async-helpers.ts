@@ -2,7 +2,6 @@
 import http from 'node:http';
 import { Agent, request } from 'undici';
 import { ManagedProcess } from '../../src/util/managed-process.js';
-import { waitForPort } from '../../src/util/net.js';
 
 export const ADMIN = 'Basic ' + Buffer.from('admin:secret').toString('base64');
 
@@ -14,7 +13,6 @@ export async function startGatewayProcess(port: number, dataDir: string, env: Re
   const p = new ManagedProcess(process.execPath, [
     '--import', 'tsx', 'src/cli/main.ts', 'gateway', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--no-warm-pool',
   ], { env: { ...process.env, TRELLIS_ADMIN_PASSWORD: 'secret', ...env }, detached: true });
-  await waitForPort(port, '127.0.0.1', 30_000).catch((e) => { throw new Error(`${e.message}\n${p.recentOutput()}`); });
   // The async routes are mounted before it prints that it listens; wait for that line.
   const deadline = Date.now() + 30_000;
   while (!p.recentOutput().includes('trellis gateway listening on')) {
