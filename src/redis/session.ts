@@ -46,6 +46,7 @@ export interface RequestHandler {
 const HIGH_WATER = 64 * 1024 * 1024;
 
 let nextId = 1;
+const EMPTY_CHUNK = Buffer.alloc(0);
 
 export class ClientSession implements Flushable {
   readonly id = nextId++;
@@ -79,7 +80,24 @@ export class ClientSession implements Flushable {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => { /* 'close' follows */ });
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => { if (!this.closeAfterFlush && !this.closed) socket.resume(); });
+    socket.on('drain', () => { if (!this.closeAfterFlush && !this.closed && !this.held) socket.resume(); });
+  }
+
+  /** A blocking command is waiting: like Redis, read no further commands of this client until it is answered. */
+  private held = false;
+
+  hold(): void {
+    this.held = true;
+    this.socket.pause();
+  }
+
+  /** The blocking command was answered: go on with the commands that arrived meanwhile. */
+  unhold(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.closed || this.closeAfterFlush) return;
+    this.socket.resume();
+    this.onData(EMPTY_CHUNK);
   }
 
   private onData(chunk: Buffer): void {
@@ -87,7 +105,7 @@ export class ClientSession implements Flushable {
     const p = this.parser;
     try {
       p.feed(chunk);
-      while (p.parseNext()) {
+      while (!this.held && p.parseNext()) {
         this.requests++;
         if (this.gov === null || !this.gov.onRequest(this, p)) this.handler.handle(this, p);
         if (this.closeAfterFlush) return;

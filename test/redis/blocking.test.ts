@@ -58,6 +58,14 @@ test('blocking commands wait on their own connection with Redis timeout semantic
   await pusher.call('ZADD', 'zz', '1', 'a');
   assert.deepEqual(await waiter.next(), ['zz', [['a', '1']]]);
 
+  // Like Redis, a blocked client's next commands wait: its own RPUSH does not wake its BLPOP.
+  waiter.write('BLPOP', 'q:self', '0.3');
+  waiter.write('RPUSH', 'q:self', 'x');
+  waiter.write('LPOP', 'q:self');
+  assert.equal(await waiter.next(), null);
+  assert.equal(await waiter.next(), 1);
+  assert.equal(await waiter.next(), 'x');
+
   // Keys on two shards: a clear error, nothing blocks.
   const [a, b] = keysOnTwoShards(proxy, 'bq');
   assert.match((await waiter.call('BLPOP', a, b, '0') as { error: string }).error, /^CROSSSHARD /);

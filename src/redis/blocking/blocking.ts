@@ -5,7 +5,8 @@
  * the proxy's request timeout does not apply: the backend applies Redis' own timeout
  * semantics (0 = forever, fractional seconds). The connection's backend CLIENT ID is asked
  * first, so CLIENT UNBLOCK through the proxy unblocks it on the backend (no reply is lost).
- * A client that disconnects while blocked closes the connection, which ends the wait.
+ * A client that disconnects while blocked closes the connection, which ends the wait. Like
+ * Redis, the proxy reads no further commands of a blocked client until its call is answered.
  */
 import { CROSSSHARD, errorReply } from '../errors.js';
 import { encodeCommand, type RequestParser } from '../../resp/index.js';
@@ -43,11 +44,13 @@ export class BlockingCommands {
     st.blocked = call;
     this.blocked++;
     this.total++;
+    s.hold(); // later commands of this client wait, as on Redis
     c.send(Buffer.from(p.raw()), onReply((reply) => {
       this.blocked--;
       if (st.blocked === call) st.blocked = null;
       slot.onReply(reply);
       ctx.pool.release(c, !c.closed && !s.closed);
+      queueMicrotask(() => s.unhold()); // not from inside the connection's reply loop
     }));
   }
 
