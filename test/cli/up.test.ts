@@ -30,10 +30,11 @@ function alive(pid: number): boolean {
 
 test('trellis up: sharded Redis over 3 managed redis-servers, all gone after SIGTERM', async (t) => {
   const port = await getFreePort();
-  const up = trellis(['up', '--listen', `127.0.0.1:${port}`]);
+  const up = trellis(['up', '--listen', `127.0.0.1:${port}`, '--no-gateway']);
   t.after(() => up.stop());
   const out = await waitForOutput(up, /Press Ctrl-C/);
   await waitForPort(port);
+  assert.doesNotMatch(out, /gateway/);
   const servers = [...out.matchAll(/redis-server (127\.0\.0\.1):(\d+) pid (\d+)/g)].map((m) => ({ port: Number(m[2]), pid: Number(m[3]) }));
   assert.equal(servers.length, 3, out);
   assert.match(out, new RegExp(`listening on 127\\.0\\.0\\.1:${port} -> 3 backends`));
@@ -69,7 +70,7 @@ test('trellis up --config: uses the backends the config names, refuses a bad con
   const port = await getFreePort();
   const good = join(dir, 'good.yml');
   writeFileSync(good, `redis_proxy:\n  listen: 127.0.0.1:${port}\n  hash_tag: "{}"\n  backends:\n${backends.map((b) => `    - ${b.address}\n`).join('')}`);
-  const up = trellis(['up', '--config', good]);
+  const up = trellis(['up', '--config', good, '--no-gateway']);
   t.after(() => up.stop());
   const out = await waitForOutput(up, /Press Ctrl-C/);
   assert.doesNotMatch(out, /managed/);
@@ -83,13 +84,40 @@ test('trellis up --config: uses the backends the config names, refuses a bad con
 
   const bad = join(dir, 'bad.yml');
   writeFileSync(bad, 'redis_proxy:\n  distribution: nosuch\n');
-  const refused = trellis(['up', '--config', bad]);
+  const refused = trellis(['up', '--config', bad, '--no-gateway']);
   assert.equal(await refused.waitExit(), 1);
   assert.match(refused.recentOutput(), /distribution/);
   assert.doesNotMatch(refused.recentOutput(), /at .*\.ts:\d+/); // a message, not a stack trace
 
   // The listen address is taken (by a backend): a clear error, and the managed servers are stopped.
-  const busy = trellis(['up', '--listen', backends[0].address, '--managed-backends', '1']);
+  const busy = trellis(['up', '--listen', backends[0].address, '--managed-backends', '1', '--no-gateway']);
   assert.equal(await busy.waitExit(), 1);
   assert.match(busy.recentOutput(), /EADDRINUSE|in use/);
+});
+
+test('trellis up: the function gateway with the examples deployed, answering curl-style requests', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-up-gw-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [redisPort, gwPort] = [await getFreePort(), await getFreePort()];
+  const up = trellis(['up', '--listen', `127.0.0.1:${redisPort}`, '--managed-backends', '1',
+    '--gateway-listen', `127.0.0.1:${gwPort}`, '--data-dir', join(dir, 'data')]);
+  t.after(() => up.stop());
+  const out = await waitForOutput(up, /Press Ctrl-C/, 180_000);
+  assert.match(out, new RegExp(`gateway +http://127\\.0\\.0\\.1:${gwPort}`));
+  for (const fn of ['hello-node', 'wordcount-python', 'echo']) assert.match(out, new RegExp(`function +${fn}:`));
+
+  const base = `http://127.0.0.1:${gwPort}`;
+  const echo = await fetch(`${base}/function/echo`, { method: 'POST', body: 'round trip' });
+  assert.equal(echo.status, 200);
+  assert.equal(await echo.text(), 'round trip');
+  assert.ok(echo.headers.get('x-call-id'));
+  const hello = await fetch(`${base}/function/hello-node?name=you`);
+  assert.equal(hello.status, 200);
+  assert.match(await hello.text(), /you/);
+  const missing = await fetch(`${base}/function/nosuch`);
+  assert.equal(missing.status, 404);
+  await missing.text();
+
+  up.signal('SIGTERM');
+  assert.equal(await up.waitExit(), 0, up.recentOutput());
 });

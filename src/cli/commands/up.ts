@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ConfigError, parseProxyConfigText, startRedisProxy, type RedisProxy } from '../../redis/index.js';
 import { ManagedBackends } from '../../redis/managed-backends.js';
+import { gatewayComponent } from './up-gateway.js';
 
 export interface UpOptions {
   config?: string;
@@ -18,6 +19,12 @@ export interface UpOptions {
   listen?: string;
   /** How many managed redis-servers when the config names no backends (default 3). */
   managedBackends: number;
+  /** false = do not start the function gateway (--no-gateway). */
+  gateway?: boolean;
+  /** Gateway listen address (default 127.0.0.1:8080). */
+  gatewayListen?: string;
+  /** Gateway data directory (default ./.trellis). */
+  dataDir?: string;
 }
 
 /** The parsed `trellis up` config file: one optional section per component. */
@@ -114,7 +121,7 @@ const redisProxyComponent: UpComponent = {
 };
 
 /** Every component `trellis up` knows, in start order (stopped in reverse). */
-export const UP_COMPONENTS: UpComponent[] = [redisProxyComponent];
+export const UP_COMPONENTS: UpComponent[] = [redisProxyComponent, gatewayComponent];
 
 export function readUpConfig(path: string | undefined): UpConfig {
   if (path === undefined) return {};
@@ -161,14 +168,20 @@ export async function stopUp(running: RunningComponent[]): Promise<void> {
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('Run everything: the Redis proxy on 127.0.0.1:6380, in front of 3 managed redis-servers unless the config names backends')
-    .option('--config <file>', 'YAML config: a redis_proxy section (our format or a twemproxy file)')
+    .description('Run everything: the Redis proxy on 127.0.0.1:6380 (in front of 3 managed redis-servers unless the config names backends) and the function gateway on 127.0.0.1:8080 with the examples deployed')
+    .option('--config <file>', 'YAML config: redis_proxy and gateway sections (a plain proxy or twemproxy file is read as redis_proxy)')
     .option('--listen <host:port>', `Redis proxy listen address (default ${DEFAULT_LISTEN})`)
     .option('--managed-backends <n>', 'managed redis-servers to start when the config names no backends', '3')
-    .action(async (o: { config?: string; listen?: string; managedBackends: string }) => {
+    .option('--gateway-listen <host:port>', 'function gateway listen address (default 127.0.0.1:8080)')
+    .option('--data-dir <dir>', 'function gateway data directory (default ./.trellis)')
+    .option('--no-gateway', 'do not start the function gateway')
+    .action(async (o: { config?: string; listen?: string; managedBackends: string; gateway: boolean; gatewayListen?: string; dataDir?: string }) => {
       const n = Number(o.managedBackends);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError('--managed-backends: expected an integer between 1 and 64');
-      const running = await startUp({ config: o.config, listen: o.listen, managedBackends: n });
+      const running = await startUp({
+        config: o.config, listen: o.listen, managedBackends: n,
+        gateway: o.gateway, gatewayListen: o.gatewayListen, dataDir: o.dataDir,
+      });
       process.stdout.write(`trellis up: running\n${running.flatMap((r) => r.describe()).map((l) => `  ${l}\n`).join('')}Press Ctrl-C to stop.\n`);
       let stopping = false;
       const onSignal = (sig: NodeJS.Signals) => {

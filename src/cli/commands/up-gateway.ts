@@ -1,0 +1,79 @@
+/**
+ * The function platform as a `trellis up` component: the OpenFaaS-compatible gateway (process
+ * provider, warm pool, activator, embedded async queue) with the functions of
+ * examples/stack.yml deployed, ready for curl. Configured by the `gateway:` section:
+ *
+ *   gateway:
+ *     listen: 127.0.0.1:8080
+ *     data_dir: ./.trellis
+ *     warm_pool: true
+ *     examples: true          # or a path to another stack.yml; false deploys nothing
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { startFunctionPlatform } from '../../faas/gateway/platform.js';
+import { asyncConfigFromEnv } from '../../faas/queue/index.js';
+import { ConfigError } from '../../redis/index.js';
+import { deployStack, GatewayClient, packageRoot } from '../client/index.js';
+import { readPackageVersion } from '../version.js';
+import type { RunningComponent, UpComponent, UpConfig, UpOptions } from './up.js';
+
+const sectionSchema = z.object({
+  enabled: z.boolean().optional(),
+  listen: z.string().optional(),
+  data_dir: z.string().optional(),
+  warm_pool: z.boolean().optional(),
+  auth: z.object({ invoke: z.boolean().optional() }).strict().optional(),
+  examples: z.union([z.boolean(), z.string()]).optional(),
+}).strict();
+
+export const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:8080';
+
+function readSection(config: UpConfig): z.infer<typeof sectionSchema> {
+  const r = sectionSchema.safeParse(config.gateway ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new ConfigError(`gateway.${i.path.join('.')}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export const gatewayComponent: UpComponent = {
+  name: 'gateway',
+  async start(config: UpConfig, opts: UpOptions): Promise<RunningComponent | undefined> {
+    const section = readSection(config);
+    if (opts.gateway === false || section.enabled === false) return undefined;
+    const dataDir = resolve(opts.dataDir ?? section.data_dir ?? './.trellis');
+    const examples = section.examples ?? true;
+    const stackFile = examples === false ? undefined
+      : examples === true ? join(packageRoot(), 'examples', 'stack.yml') : resolve(examples);
+    if (stackFile !== undefined && !existsSync(stackFile)) throw new ConfigError(`gateway.examples: ${stackFile} does not exist`);
+
+    const gw = await startFunctionPlatform({
+      listen: opts.gatewayListen ?? section.listen ?? DEFAULT_GATEWAY_LISTEN,
+      dataDir,
+      asyncQueue: asyncConfigFromEnv(process.env, dataDir),
+      auth: { invoke: section.auth?.invoke ?? false },
+      warmPool: section.warm_pool !== false,
+      version: readPackageVersion(),
+    });
+    let deployed: string[] = [];
+    try {
+      if (stackFile !== undefined) {
+        const client = new GatewayClient(gw.url(), { username: 'admin', password: gw.adminPassword });
+        deployed = await deployStack(client, stackFile, { log: () => {} });
+      }
+    } catch (err) {
+      await gw.close();
+      throw new Error(`gateway: deploying ${stackFile} failed: ${(err as Error).message}`);
+    }
+    return {
+      describe: () => [
+        `gateway      ${gw.url()} (OpenFaaS API; admin user "admin", password in ${join(dataDir, 'admin-password')})`,
+        ...deployed.map((name) => `function     ${name}: ${gw.url()}/function/${name}`),
+      ],
+      async stop() { await gw.close().catch(() => undefined); },
+    };
+  },
+};
