@@ -39,6 +39,12 @@ test('RESP3 end to end: HELLO 3, replies shaped like Redis\' RESP3 replies', asy
   t.after(() => proxy.close(100));
   const want = await run(direct.port, LINES);
   const got = await run(proxy.address().port, LINES);
+  // INFO is a verbatim string in RESP3, as from Redis.
+  const ic = await RawClient.connect(proxy.address().port);
+  await ic.call('HELLO', '3');
+  ic.write('INFO', 'server');
+  assert.equal((await ic.nextRaw()).type, 'verbatim');
+  ic.close();
   for (let i = 0; i < LINES.length; i++) assert.deepEqual(got[i], want[i], `${LINES[i].join(' ')}`);
 
   // HELLO: the server map, protocol switches back with HELLO 2, SETNAME, bad versions.

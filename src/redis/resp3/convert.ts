@@ -8,6 +8,7 @@
  *   - WITHSCORES replies (ZRANGE family, ZUNION/ZINTER/ZDIFF, ZRANDMEMBER) → [member, double] pairs
  *   - ZPOPMIN/ZPOPMAX: [member, double] (or pairs with COUNT); BZPOPMIN/BZPOPMAX: [key, member, double]
  *   - BZMPOP/ZMPOP: [key, [[member, double] ...]]
+ *   - INFO, LOLWUT → verbatim string (`=txt:`)
  * Everything else passes as is (RESP2 frames are valid RESP3). Pub/Sub messages become `>` pushes
  * (see the pub/sub hub). Replies that are errors are never converted.
  */
@@ -84,7 +85,11 @@ function conv(shape: Shape): Converter {
   return c;
 }
 
+/** INFO and other human-readable texts are verbatim strings (`=txt:`) in RESP3. */
+const toVerbatim: Shape = (v) => (v.type === 'bulk' && v.value !== null ? { type: 'verbatim', format: 'txt', value: v.value } : v);
+
 const FIXED: Record<string, Shape> = {
+  info: toVerbatim, lolwut: toVerbatim,
   hgetall: toMap, 'config|get': toMap, smembers: toSet, sinter: toSet, sunion: toSet, sdiff: toSet,
   zscore: toDouble, zincrby: toDouble, zmscore: eachDouble, bzpopmin: keyMemberScore, bzpopmax: keyMemberScore,
   zmpop: keyPairs, bzmpop: keyPairs,
