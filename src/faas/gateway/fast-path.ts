@@ -12,9 +12,10 @@ import type { Activator, InstanceLease } from '../activator/types.js';
 import { ActivationError } from '../activator/types.js';
 import type { FunctionMetrics } from './metrics.js';
 import {
-  BODY_CHUNKED, BODY_UNTIL_CLOSE, ChunkedTracker, HeadError, MAX_HEAD_BYTES, assemble, findHeadEnd, parseRequestHead,
+  BODY_CHUNKED, BODY_UNTIL_CLOSE, HeadError, MAX_HEAD_BYTES, assemble, findHeadEnd, parseRequestHead,
   parseResponseHead, type RequestHead, type ResponseHead,
 } from './http1.js';
+import { ChunkedTracker } from './chunked.js';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './upstream-pool.js';
 
 /** What the invocation paths need to know about a deployed function. */
