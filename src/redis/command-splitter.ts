@@ -166,6 +166,8 @@ export class CommandSplitter implements RequestHandler {
       this.crossShard++;
       return s.reply(CROSSSHARD);
     }
+    // MSET k v k: Redis' own arity error (its command checks pairs, the table cannot).
+    if (r.split === 'pairs' && (argc & 1) === 0) return s.reply(wrongArity(r.name));
     this.split(s, p, r, keys);
   }
 
