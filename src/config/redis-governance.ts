@@ -105,7 +105,8 @@ export const governanceShape = {
       distribution: z.enum(['ketama', 'modula', 'random']).optional(),
       hash: z.string().optional(),
       hash_tag: z.string().length(2).optional(),
-      remove_prefix: z.literal(false).optional(),
+      /** Strip the prefix from the key sent upstream (and hash the rest), as Envoy's remove_prefix. */
+      remove_prefix: z.boolean().default(false),
     })).min(1),
   }).optional(),
   stats: z.strictObject({
@@ -152,6 +153,7 @@ export interface PrefixRoute {
   distribution?: 'ketama' | 'modula' | 'random';
   hash?: string;
   hashTag?: string;
+  removePrefix: boolean;
   backends: RouteBackend[];
 }
 
@@ -253,7 +255,7 @@ export function normalizeGovernance(
       if (seen.has(prefix)) fail(`prefix_routes.routes[${i}].prefix`, `duplicate prefix "${r.prefix}"`);
       seen.add(prefix);
       const backends = r.backends.map((b, j) => parseBackend!(b, `prefix_routes.routes[${i}].backends[${j}]`));
-      const route: PrefixRoute = { prefix: Buffer.from(prefix), start: next, count: backends.length, distribution: r.distribution, hash: r.hash, hashTag: r.hash_tag, backends };
+      const route: PrefixRoute = { prefix: Buffer.from(prefix), start: next, count: backends.length, distribution: r.distribution, hash: r.hash, hashTag: r.hash_tag, removePrefix: r.remove_prefix, backends };
       next += backends.length;
       return route;
     }) };

@@ -48,10 +48,34 @@ test('longest prefix picks the route; unmatched keys use the pool backends; plac
 });
 
 test('prefix_routes config: clear errors', () => {
-  assert.throws(() => parseProxyConfigText('backends: [127.0.0.1:7001]\nprefix_routes:\n  routes:\n    - { prefix: "a:", backends: [127.0.0.1:7002], remove_prefix: true }\n'), /prefix_routes\.routes\[0\]\.remove_prefix/);
+  assert.throws(() => parseProxyConfigText('backends: [127.0.0.1:7001]\nprefix_routes:\n  routes:\n    - { prefix: "a:", backends: [127.0.0.1:7002], remove_prefix: 1 }\n'), /prefix_routes\.routes\[0\]\.remove_prefix/);
   assert.throws(() => parseProxyConfigText('backends: [127.0.0.1:7001]\nprefix_routes:\n  routes:\n    - { prefix: "a:", backends: [127.0.0.1:7001] }\n'), /duplicate backend "127\.0\.0\.1:7001"/);
   assert.throws(() => parseProxyConfigText('backends: [127.0.0.1:7001]\nprefix_routes:\n  routes:\n    - { prefix: "a:", backends: ["nope"] }\n'), /prefix_routes\.routes\[0\]\.backends\[0\]: expected host:port/);
   const cfg = parseProxyConfigText('backends: [127.0.0.1:7001]\nprefix_routes:\n  routes:\n    - { prefix: "a:", backends: [127.0.0.1:7002, 127.0.0.1:7003] }\n');
   assert.equal(cfg.pools[0].backends.length, 3);
   assert.equal(cfg.pools[0].governance!.prefixRoutes!.routes[0].start, 1);
+});
+
+test('remove_prefix: the backend sees the key without the prefix, placed by the stripped key', async (t) => {
+  const [own, r1, r2] = await startRedisMany(3, t);
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', backends: [own.address],
+    governance: { prefix_routes: { routes: [{ prefix: 'tenant-a/', remove_prefix: true, backends: [r1.address, r2.address] }] } },
+  });
+  t.after(() => proxy.close(0));
+  const c = new Redis({ port: proxy.address().port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await c.connect();
+  t.after(() => c.disconnect());
+  const direct = await Promise.all([r1, r2].map(async (s) => { const r = new Redis({ port: s.port, lazyConnect: true }); await r.connect(); t.after(() => r.disconnect()); return r; }));
+  const ring = createDistributor({ distribution: 'ketama', hash: 'fnv1a_64', servers: [r1, r2].map((s) => ({ host: s.host, port: s.port, weight: 1 })) });
+  for (let i = 0; i < 20; i++) {
+    const k = `${i}:user`;
+    assert.equal(await c.set(`tenant-a/${k}`, String(i)), 'OK');
+    assert.equal(await c.get(`tenant-a/${k}`), String(i));
+    assert.equal(await direct[ring.serverFor(Buffer.from(k))].get(k), String(i), 'stored without the prefix, on the stripped key\'s backend');
+  }
+  assert.equal(await c.set('plain', 'x'), 'OK');
+  assert.equal(await c.exists('tenant-a/0:user', 'tenant-a/0:user'), 2, 'multi-key on one backend');
+  const on = (b: number) => Array.from({ length: 20 }, (_, i) => `${i}:user`).find((k) => ring.serverFor(Buffer.from(k)) === b)!;
+  await assert.rejects(c.mget(`tenant-a/${on(0)}`, `tenant-a/${on(1)}`), /CROSSSHARD keys of a remove_prefix route/);
 });

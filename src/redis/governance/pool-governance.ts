@@ -17,6 +17,7 @@ import { CommandStats } from '../stats/command-stats.js';
 import { createListener } from '../tls/listener.js';
 import { CommandTable, type Klass } from './command-info.js';
 import { Mirror } from './mirror.js';
+import { prefixDistributor, type PrefixDistributor } from '../routing/prefix-routes.js';
 import { RequestExt, SessionGov } from './session-governance.js';
 
 interface RateRule { klass: Klass | 'all'; limiter: KeyedRateLimiter; ratePerSec: number; refusal: string }
@@ -38,6 +39,8 @@ export class PoolGovernance {
   readonly mirror: Mirror | null;
   readonly retry: RetryScheduler | null;
   readonly health: HealthManager | null;
+  /** Prefix routes when some route strips its prefix (requests are rewritten). */
+  readonly prefixes: PrefixDistributor | null;
   /** Whether any feature needs the command class (rate limits, timeouts, mirroring). */
   readonly needsClass: boolean;
   readonly queueOverloaded: Buffer;
@@ -79,6 +82,8 @@ export class PoolGovernance {
     this.timeouts = g.timeouts ?? {};
     this.mirror = g.mirror ? new Mirror(g.mirror, pool) : null;
     this.retry = g.retry ? new RetryScheduler(this, g.retry) : null;
+    const pd = g.prefixRoutes ? prefixDistributor(pool, undefined) : null;
+    this.prefixes = pd !== null && pd.rewrites ? pd : null;
     this.needsClass = this.rateRules !== null || Object.keys(this.timeouts).length > 0 || this.mirror !== null;
     this.health = g.healthCheck || g.outlierDetection || g.upstreamAuth ? new HealthManager(pool, router, (l) => this.log(l)) : null;
     router.onBackendEvent = null;

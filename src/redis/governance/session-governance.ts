@@ -4,9 +4,10 @@
  * start time, retry/delay/timeout extras) the core carries in its reply slots.
  */
 import { performance } from 'node:perf_hooks';
-import { encodeValue, errorReply, type RequestParser, type RespValue } from '../../resp/index.js';
+import { encodeCommand, encodeValue, errorReply, type RequestParser, type RespValue } from '../../resp/index.js';
 import type { DownstreamUser } from '../../config/redis-governance.js';
 import { CommandFlag, commandKeys, REDIS_VERSION } from '../commands/index.js';
+import { stripPrefixes } from '../routing/prefix-routes.js';
 import { HELLO_NOAUTH, keysAllowed, NOAUTH, NOPERM_KEYS, nopermCommand, WRONGPASS } from '../auth/downstream-auth.js';
 import type { ClientSession, Slot } from '../session.js';
 import { subcommandClass, type CommandInfo, type Klass } from './command-info.js';
@@ -31,6 +32,10 @@ export class RequestExt {
 }
 
 const OK = Buffer.from('+OK\r\n');
+const NO_BACKEND = errorReply('ERR no backend serves this key');
+const REWRITE_CROSS = errorReply("CROSSSHARD keys of a remove_prefix route must all map to one backend in one command");
+const REWRITE_STATEFUL = errorReply('ERR keys of a remove_prefix route cannot be used inside MULTI, SELECT n or other stateful client modes');
+const REWRITE_BLOCKING = errorReply('ERR blocking commands are not supported on keys of a remove_prefix route');
 
 export class SessionGov implements SessionGovernance {
   user: DownstreamUser | null = null;
@@ -100,7 +105,13 @@ export class SessionGov implements SessionGovernance {
       }
     }
     if (pg.mirror !== null) pg.mirror.offer(p, info, klass);
-    const retry = pg.retry !== null && info.retryable;
+    let rewritten: Buffer[] | null = null;
+    let keys: number[] = [];
+    if (pg.prefixes !== null && info.spec !== undefined && !info.spec.keyless && info.spec.subcommands === undefined) {
+      keys = commandKeys(info.spec, p.argc, (i) => p.arg(i));
+      rewritten = stripPrefixes(pg.prefixes, p.buffer, p.argStart, p.argEnd, p.argc, keys);
+    }
+    const retry = rewritten === null && pg.retry !== null && info.retryable;
     // Blocking calls wait as long as the client asked (Redis' own timeout); cutting them could lose a popped element.
     const timeout = info.spec !== undefined && (info.spec.flagBits & CommandFlag.BLOCKING) !== 0 ? 0 : pg.timeoutFor(klass);
     if (delayMs > 0 || retry || timeout > 0) {
@@ -116,7 +127,24 @@ export class SessionGov implements SessionGovernance {
       s.curExt = ext;
       if (timeout > 0) pg.watchDeadline(ext, timeout);
     }
+    if (rewritten !== null) return this.sendRewritten(s, p, info, keys, rewritten);
     return false;
+  }
+
+  /** remove_prefix: sends the request with stripped keys to the one backend all its keys map to. */
+  private sendRewritten(s: ClientSession, p: RequestParser, info: CommandInfo, keys: number[], args: Buffer[]): true {
+    if (s.state !== null) return this.refuse(s, 'remove_prefix', REWRITE_STATEFUL);
+    if ((info.spec!.flagBits & CommandFlag.BLOCKING) !== 0) return this.refuse(s, 'remove_prefix', REWRITE_BLOCKING);
+    const r = this.pg.router;
+    let shard = -2;
+    for (const k of keys) {
+      const sh = r.shardOf(p.buffer, p.argStart[k], p.argEnd[k]);
+      if (shard === -2) shard = sh;
+      else if (sh !== shard) return this.refuse(s, 'remove_prefix', REWRITE_CROSS);
+    }
+    if (shard < 0) { s.curExt = null; s.reply(NO_BACKEND); return true; }
+    r.backends[shard].send(s.id, encodeCommand(args), s.slot());
+    return true;
   }
 
   private klassOf(p: RequestParser, info: CommandInfo): Klass {

@@ -8,7 +8,7 @@ import type { RedisPoolConfig } from '../../config/index.js';
 import type { PrefixRoute } from '../../config/redis-governance.js';
 import { createDistributor, type DistributionName, type Distributor, type HashName } from '../../sharding/index.js';
 
-interface CompiledRoute { prefix: Buffer; start: number; dist: Distributor }
+export interface CompiledRoute { prefix: Buffer; start: number; dist: Distributor; removePrefix?: boolean }
 
 function lower(c: number): number { return c >= 65 && c <= 90 ? c + 32 : c; }
 
@@ -16,9 +16,12 @@ export class PrefixDistributor implements Distributor {
   readonly size: number;
   /** Routes by the prefix's first byte, longest prefix first. */
   private readonly byFirst: Array<CompiledRoute[] | undefined> = new Array(256);
+  /** Whether some route strips its prefix (requests then need rewriting). */
+  readonly rewrites: boolean;
 
   constructor(private readonly catchAll: Distributor, routes: CompiledRoute[], size: number, private readonly ci: boolean) {
     this.size = size;
+    this.rewrites = routes.some((r) => r.removePrefix);
     for (const r of [...routes].sort((a, b) => b.prefix.length - a.prefix.length)) (this.byFirst[r.prefix[0]] ??= []).push(r);
   }
 
@@ -41,7 +44,7 @@ export class PrefixDistributor implements Distributor {
   serverFor(key: Buffer, start = 0, end = key.length): number {
     const r = this.route(key, start, end);
     if (r === undefined) return this.catchAll.serverFor(key, start, end);
-    const i = r.dist.serverFor(key, start, end);
+    const i = r.dist.serverFor(key, r.removePrefix ? start + r.prefix.length : start, end);
     return i < 0 ? -1 : r.start + i;
   }
 }
@@ -56,10 +59,26 @@ export function prefixDistributor(pool: RedisPoolConfig, live: boolean[] | undef
   const routes = pr.routes.map((r: PrefixRoute) => ({
     prefix: r.prefix,
     start: r.start,
+    removePrefix: r.removePrefix,
     dist: createDistributor({
       distribution: (r.distribution ?? (pool.distribution === 'slots' ? 'ketama' : pool.distribution)) as DistributionName,
       hash: (r.hash ?? pool.hash) as HashName, hashTag: r.hashTag ?? pool.hashTag, ...slice(r.start, r.count),
     }),
   }));
   return new PrefixDistributor(catchAll, routes, pool.backends.length, pr.caseInsensitive);
+}
+
+/**
+ * remove_prefix: the request with the matched prefix cut from every key of a stripping route,
+ * or null when no key needs it. Keys in the original are at p.argStart/argEnd.
+ */
+export function stripPrefixes(d: PrefixDistributor, buf: Buffer, starts: Int32Array, ends: Int32Array, argc: number, keys: readonly number[]): Buffer[] | null {
+  let args: Buffer[] | null = null;
+  for (const k of keys) {
+    const r = d.route(buf, starts[k], ends[k]);
+    if (r === undefined || !r.removePrefix) continue;
+    if (args === null) args = Array.from({ length: argc }, (_, i) => buf.subarray(starts[i], ends[i]));
+    args[k] = buf.subarray(starts[k] + r.prefix.length, ends[k]);
+  }
+  return args;
 }
