@@ -10,6 +10,8 @@
  *     refresh_timeout: 3000        # ms, one CLUSTER SHARDS query (Envoy cluster_refresh_timeout 3 s)
  *     read_policy: master          # master | preferMaster | replica | preferReplica | any
  *     max_redirects: 5             # MOVED/ASK hops per request before giving up
+ *     failover_wait: 0             # ms a request that could not be sent may wait for a failover
+ *                                  # (0: one retry after one topology refresh, then the error)
  */
 import { z } from 'zod';
 
@@ -21,6 +23,7 @@ export interface ClusterSettings {
   refreshTimeoutMs: number;
   readPolicy: ReadPolicy;
   maxRedirects: number;
+  failoverWaitMs: number;
 }
 
 /** Envoy spells them MASTER, PREFER_MASTER, ...; both spellings are accepted. */
@@ -42,6 +45,7 @@ export const clusterObject = z.strictObject({
   refresh_timeout: z.number().int().min(10).default(3000),
   read_policy: readPolicy.default('master'),
   max_redirects: z.number().int().min(1).max(100).default(5),
+  failover_wait: z.number().int().min(0).max(120_000).default(0),
 });
 
 export const clusterShape = { cluster: clusterObject.optional() };
@@ -50,7 +54,7 @@ export type ClusterInput = z.input<typeof clusterObject>;
 
 export function clusterSettings(c: z.output<typeof clusterObject> | undefined): ClusterSettings {
   const v = c ?? clusterObject.parse({});
-  return { refreshIntervalMs: v.refresh_interval, refreshTimeoutMs: v.refresh_timeout, readPolicy: v.read_policy, maxRedirects: v.max_redirects };
+  return { refreshIntervalMs: v.refresh_interval, refreshTimeoutMs: v.refresh_timeout, readPolicy: v.read_policy, maxRedirects: v.max_redirects, failoverWaitMs: v.failover_wait };
 }
 
 /** camelCase options (programmatic API) → the YAML shape. */
@@ -59,11 +63,13 @@ export interface ClusterOptions {
   refreshTimeoutMs?: number;
   readPolicy?: ReadPolicy | string;
   maxRedirects?: number;
+  failoverWaitMs?: number;
 }
 
 export function clusterOptionsToInput(o: ClusterOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {
     refresh_interval: o.refreshIntervalMs, refresh_timeout: o.refreshTimeoutMs, read_policy: o.readPolicy, max_redirects: o.maxRedirects,
+    failover_wait: o.failoverWaitMs,
   };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;

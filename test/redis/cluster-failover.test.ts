@@ -27,7 +27,7 @@ async function proxyFor(settings: Record<string, unknown> = {}): Promise<{ proxy
   return { proxy, port: proxy.address().port };
 }
 
-interface Outcome { t: number; ok: boolean; err?: string }
+interface Outcome { t: number; ok: boolean; ms: number; err?: string }
 
 /** Runs `op(n)` back to back (with `pauseMs` between) until stopped; records each outcome. */
 function loop(port: number, op: (c: Redis, n: number) => Promise<void>, pauseMs = 5): { outcomes: Outcome[]; stop: () => Promise<void> } {
@@ -37,11 +37,12 @@ function loop(port: number, op: (c: Redis, n: number) => Promise<void>, pauseMs 
   c.on('error', () => { /* counted per command */ });
   const done = (async () => {
     for (let n = 0; !stopped; n++) {
+      const t0 = Date.now();
       try {
         await op(c, n);
-        outcomes.push({ t: Date.now(), ok: true });
+        outcomes.push({ t: Date.now(), ok: true, ms: Date.now() - t0 });
       } catch (err) {
-        outcomes.push({ t: Date.now(), ok: false, err: (err as Error).message });
+        outcomes.push({ t: Date.now(), ok: false, ms: Date.now() - t0, err: (err as Error).message });
       }
       await sleep(pauseMs);
     }
@@ -84,6 +85,8 @@ test('CLUSTER FAILOVER under traffic: the coordinated switch is followed without
 test('killed master: its replica is promoted and the proxy recovers without restart (write outage measured)', async () => {
   const { port } = await proxyFor();
   const { port: readPort } = await proxyFor({ readPolicy: 'preferMaster' });
+  // failover_wait: unsent requests wait (up to 15 s) for the new master instead of failing.
+  const { port: waitPort } = await proxyFor({ failoverWaitMs: 15_000 });
   const slot = 9000;
   const tag = tagForSlot(slot);
   const shard = await cluster.shardOfSlot(slot);
@@ -97,6 +100,7 @@ test('killed master: its replica is promoted and the proxy recovers without rest
   const affected = loop(port, async (c, n) => { assert.equal(await c.set(`{${tag}}:w`, String(n)), 'OK'); });
   const unaffected = loop(port, async (c, n) => { assert.equal(await c.set(`{${otherTag}}:w`, String(n)), 'OK'); });
   const reads = loop(readPort, async (c) => { assert.equal(await c.get(`{${tag}}:seed`), 'kept'); });
+  const waiting = loop(waitPort, async (c, n) => { assert.equal(await c.set(`{${tag}}:wait`, String(n)), 'OK'); });
   await sleep(300);
   const killedAt = Date.now();
   const { killed } = await cluster.killMasterOf(slot);
@@ -109,14 +113,17 @@ test('killed master: its replica is promoted and the proxy recovers without rest
     if (tail.length === 20 && tail.every((o) => o.ok && o.t > promotedAt)) break;
     await sleep(50);
   }
-  await Promise.all([affected.stop(), unaffected.stop(), reads.stop()]);
+  await Promise.all([affected.stop(), unaffected.stop(), reads.stop(), waiting.stop()]);
 
   const a = outage(affected.outcomes);
   const u = outage(unaffected.outcomes);
   const r = outage(reads.outcomes);
+  const w = outage(waiting.outcomes);
+  const slowest = Math.max(...waiting.outcomes.map((o) => o.ms));
   process.stdout.write(`cluster-failover: killed master ${killed}; ${promoted} promoted ${promotedAt - killedAt} ms after the kill\n`);
   process.stdout.write(`cluster-failover: write outage, affected slots: ${a.ms} ms (${a.failures} of ${affected.outcomes.length} SETs failed; first error: ${a.sample})\n`);
   process.stdout.write(`cluster-failover: write outage, other shards: ${u.ms} ms (${u.failures} of ${unaffected.outcomes.length} SETs failed; first error: ${u.sample})\n`);
+  process.stdout.write(`cluster-failover: with failover_wait 15000: ${w.failures} of ${waiting.outcomes.length} SETs failed (first error: ${w.sample}); slowest SET ${slowest} ms\n`);
   process.stdout.write(`cluster-failover: reads with read_policy preferMaster: ${r.failures} of ${reads.outcomes.length} GETs failed (outage ${r.ms} ms)\n`);
 
   // Recovered without restarting the proxy: the last writes succeeded and landed on the new master.
@@ -125,4 +132,6 @@ test('killed master: its replica is promoted and the proxy recovers without rest
   assert.equal(await cluster.admin(promoted).get(`{${tag}}:w`), String(affected.outcomes.length - 1));
   assert.equal(await seed.get(`{${tag}}:seed`), 'kept');
   assert.ok(unaffected.outcomes.slice(-5).every((o) => o.ok));
+  assert.ok(waiting.outcomes.slice(-5).every((o) => o.ok));
+  assert.equal(await cluster.admin(promoted).get(`{${tag}}:wait`), String(waiting.outcomes.length - 1));
 });

@@ -55,9 +55,9 @@ test('redirect errors: MOVED / ASK parsed (empty host = the answering node), oth
 
 test('config: distribution cluster with seeds and cluster settings (YAML and options), clear refusals', () => {
   const cfg = parseProxyConfigText('distribution: cluster\nbackends: [127.0.0.1:7000, 127.0.0.1:7001]\ncluster:\n  read_policy: PREFER_REPLICA\n  refresh_interval: 2000\n');
-  assert.deepEqual(cfg.pools[0].cluster, { refreshIntervalMs: 2000, refreshTimeoutMs: 3000, readPolicy: 'preferReplica', maxRedirects: 5 });
+  assert.deepEqual(cfg.pools[0].cluster, { refreshIntervalMs: 2000, refreshTimeoutMs: 3000, readPolicy: 'preferReplica', maxRedirects: 5, failoverWaitMs: 0 });
   assert.equal(cfg.pools[0].backends.length, 2);
-  assert.deepEqual(poolFromOptions({ distribution: 'cluster', backends: ['127.0.0.1:7000'] }).cluster, { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5 });
+  assert.deepEqual(poolFromOptions({ distribution: 'cluster', backends: ['127.0.0.1:7000'] }).cluster, { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5, failoverWaitMs: 0 });
   assert.equal(poolFromOptions({ backends: ['127.0.0.1:7000'] }).cluster, undefined);
   assert.throws(() => parseProxyConfigText('backends: [127.0.0.1:7000]\ncluster: { read_policy: any }\n'), /cluster: only meaningful with distribution: cluster/);
   assert.throws(() => parseProxyConfigText('distribution: cluster\nbackends: [127.0.0.1:7000]\ncluster: { read_policy: nearest }\n'), /cluster\.read_policy: expected one of/);

@@ -6,8 +6,9 @@
  *   ASK         → `ASKING` + the command, pipelined on one connection to the importing node;
  *   TRYAGAIN    → resend after a short pause (multi-key request during a migration);
  *   LOADING     → a replica still syncing: the read goes to the master;
- *   CLUSTERDOWN, or the node unreachable → wait for a topology refresh and resend once,
- *                 if safe: reads always; writes only when they were never sent.
+ *   CLUSTERDOWN, or the node unreachable → wait for a topology refresh and resend once
+ *                 (or until failover_wait ms passed), if safe: reads always; writes only
+ *                 when they were never sent (CLUSTERDOWN: refused, so never executed).
  * Redirections are bounded (max_redirects) and end in a clear error.
  */
 import { encodeCommand, errorReply } from '../../resp/index.js';
@@ -22,6 +23,8 @@ const MAX_TRYAGAIN = 20;
 /** What a request needs from the cluster router. */
 export interface RequestRouter {
   readonly maxRedirects: number;
+  /** How long an unsent request may keep retrying after refreshes (0 = once). */
+  readonly failoverWaitMs: number;
   /** Node for the slot under the read policy; readonly=true means use its READONLY connections. */
   pick(slot: number, read: boolean): ClusterNode | null;
   /** Whether `node` serves `slot` as its master (false: a replica read). */
@@ -43,6 +46,8 @@ export class ClusterRequest implements ReplyTarget {
   private hops = 0;
   private tryAgains = 0;
   private retried = false;
+  /** failover_wait deadline, set at the first failure (0 = not waiting). */
+  private deadline = 0;
   private inSend = false;
   private node: ClusterNode | null = null;
   private lastRedirect = '';
@@ -85,6 +90,7 @@ export class ClusterRequest implements ReplyTarget {
       case ErrKind.TryAgain:
         if (++this.tryAgains > MAX_TRYAGAIN) return this.target.onReply(reply);
         this.router.retries++;
+        this.hops = 0; // each TRYAGAIN round starts over at the source (ASK again); bounded by MAX_TRYAGAIN
         setTimeout(() => this.dispatch(), Math.min(200, 10 * this.tryAgains));
         return;
       case ErrKind.ClusterDown:
@@ -106,7 +112,15 @@ export class ClusterRequest implements ReplyTarget {
   }
 
   private retryAfterRefresh(reply: Buffer, safe: boolean): void {
-    if (!safe || this.retried) return this.target.onReply(reply);
+    if (!safe) return this.target.onReply(reply);
+    const wait = this.router.failoverWaitMs;
+    if (wait > 0) {
+      // failover_wait: keep retrying after each refresh until the slot's new master answers.
+      if (this.deadline === 0) this.deadline = Date.now() + wait;
+      if (Date.now() >= this.deadline) return this.target.onReply(reply);
+    } else if (this.retried) {
+      return this.target.onReply(reply);
+    }
     this.retried = true;
     this.router.retries++;
     void this.router.refreshed().then(() => this.dispatch());

@@ -20,6 +20,7 @@ const NO_REPLICAS: ClusterNode[] = [];
 export class ClusterRouter implements RequestRouter {
   readonly settings: ClusterSettings;
   readonly maxRedirects: number;
+  readonly failoverWaitMs: number;
   private readonly nodes = new Map<string, ClusterNode>();
   private masterOf: Array<ClusterNode | null> = new Array<ClusterNode | null>(SLOTS).fill(null);
   private replicasOf: ClusterNode[][] = new Array<ClusterNode[]>(SLOTS).fill(NO_REPLICAS);
@@ -43,8 +44,9 @@ export class ClusterRouter implements RequestRouter {
   ready = false;
 
   constructor(private readonly pool: RedisPoolConfig) {
-    this.settings = pool.cluster ?? { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5 };
+    this.settings = pool.cluster ?? { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5, failoverWaitMs: 0 };
     this.maxRedirects = this.settings.maxRedirects;
+    this.failoverWaitMs = this.settings.failoverWaitMs;
     this.seeds = pool.backends;
     this.nodeOpts = {
       connections: pool.serverConnections,
