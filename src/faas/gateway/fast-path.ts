@@ -47,8 +47,9 @@ const REASONS: Record<number, string> = {
   502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
-/** Unix time in nanoseconds as a decimal string (OpenFaaS' X-Start-Time). */
 const TIME_ORIGIN = performance.timeOrigin;
+
+/** Unix time in nanoseconds as a decimal string (OpenFaaS' X-Start-Time). */
 export function unixNanos(): string {
   const t = TIME_ORIGIN + performance.now();
   const ms = Math.floor(t);
