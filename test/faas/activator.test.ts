@@ -157,3 +157,17 @@ test('per-instance concurrency: requests queue instead of overloading, first-ava
   l3.release();
   assert.equal(p.peak.get('one'), 2);
 });
+
+test('listed functions: min-scale instances start before any traffic; others stay at zero', async (t) => {
+  const p = await platform({
+    kept: { spec: { annotations: { 'autoscaling.knative.dev/min-scale': '1' } } },
+    idle: {},
+  }, { activator: { autoReconcile: false, listFunctions: () => ['kept', 'idle'] } });
+  t.after(() => p.close());
+  p.act.reconcile();
+  await until('min-scale instance', () => p.provider.instances('kept').some((i) => i.state === 'ready'));
+  p.act.reconcile();
+  assert.equal(p.act.activity('kept').ready, 1);
+  assert.equal(p.provider.instances('idle').length, 0, 'no initial-scale start for a function found already deployed');
+  assert.match(await invoke(p.act, 'kept'), /^kept-/);
+});

@@ -184,6 +184,7 @@ test('scale-to-zero waits max(grace, retention) after desired first hits 0', () 
   assert.equal(g.apply(2, 146_000, s), 2); // demand resets the timer
   assert.equal(g.apply(0, 147_000, s), 1);
   assert.equal(new ScaleToZeroGate().apply(0, 0, { ...s, scaleToZero: false }), 1);
+  assert.equal(new ScaleToZeroGate().apply(0, 0, s, 0), 0, 'already at zero: nothing is started to be kept');
 });
 
 test('function scaler: burst from zero, panic, then back to zero (short windows)', () => {
@@ -224,7 +225,8 @@ test('OpenFaaS scale.zero=true takes an idle function below scale.min; Knative m
   const c = autoscalerConfig({ stableWindowMs: 6000, scaleToZeroGracePeriodMs: 2000 });
   const of = new FunctionScaler(spec({ labels: { 'com.openfaas.scale.min': '2', 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '5s' } }, c));
   of.collector.touch(0);
-  assert.equal(of.decide(2000, 0).want, 2);      // idle from the start: min 2 kept through the hold (retention 5 s from 2 s)
+  assert.equal(of.decide(1000, 0).want, 0);      // at zero and idle: stays at zero (nothing to keep)
+  assert.equal(of.decide(2000, 2).want, 2);      // 2 running (the deploy's scale.min), idle: kept through the hold
   of.collector.change(3000, +1);
   assert.equal(of.decide(4000, 2).want, 2);      // traffic resets the hold; ceil(0.5/70) = 1 → min 2
   of.collector.change(4000, -1);

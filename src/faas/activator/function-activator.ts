@@ -92,8 +92,15 @@ export class FunctionActivator {
 
   get held(): number { return this.queue.size; }
 
-  /** Marks the start of observation without traffic (min-scale / initial-scale functions). */
-  observe(now: number): void { this.scaler.collector.touch(now); }
+  /**
+   * Starts observing a function found in the function list before any traffic: min-scale
+   * applies from now; initial-scale does not (it is for activation, and the deploy already
+   * started the deployment's replicas).
+   */
+  observe(now: number): void {
+    this.scaler.skipInitialScale();
+    this.scaler.collector.touch(now);
+  }
 
   /** A lease at once when an instance has room and nobody is waiting; else undefined. */
   tryAcquire(): InstanceLease | undefined {

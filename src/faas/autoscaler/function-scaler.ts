@@ -29,6 +29,9 @@ export class FunctionScaler {
 
   updateSpec(spec: ScalingSpec): void { this.spec = spec; this.decider.updateSpec(spec); }
 
+  /** Skips the initial-scale floor (a function found already deployed, e.g. after a restart). */
+  skipInitialScale(): void { this.initialised = true; }
+
   decide(now: number, readyInstances: number): Decision {
     const s = this.spec;
     const observed = this.collector.averages(now, s.stableWindowMs, s.panicWindowMs);
@@ -50,9 +53,9 @@ export class FunctionScaler {
     let want: number;
     if (s.idleBelowMin && stable === 0 && !r.panicking) {
       // OpenFaaS' scale.zero=true: idle keeps scale.min through the hold period, then goes to zero.
-      want = this.gate.apply(0, now, s) === 0 ? 0 : Math.max(1, bounded);
+      want = this.gate.apply(0, now, s, readyInstances) === 0 ? 0 : Math.max(1, bounded);
     } else {
-      want = this.gate.apply(bounded, now, s);
+      want = this.gate.apply(bounded, now, s, readyInstances);
     }
     return { ...r, valid: true, want, observed };
   }

@@ -98,14 +98,16 @@ export function applyBounds(desired: number, minScale: number, maxScale: number)
 /**
  * Scale-to-zero gating (kpa/scaler.go handleScaleToZero): a desired 0 is honoured only after
  * it has held for max(grace period, last-instance retention); until then 1 instance stays.
- * With scale-to-zero disabled, 0 becomes 1.
+ * With scale-to-zero disabled, 0 becomes 1. Nothing is started to be kept: at zero, 0 stays 0.
  */
 export class ScaleToZeroGate {
   private zeroSince: number | undefined;
 
-  apply(desired: number, now: number, spec: ScalingSpec): number {
+  /** @param current instances running now: a function already at zero is not brought back to 1. */
+  apply(desired: number, now: number, spec: ScalingSpec, current = 1): number {
     if (desired > 0) { this.zeroSince = undefined; return desired; }
     if (!spec.scaleToZero) return 1;
+    if (current === 0) return 0;
     this.zeroSince ??= now;
     const hold = Math.max(spec.scaleToZeroGracePeriodMs, spec.scaleToZeroRetentionMs);
     return now - this.zeroSince >= hold ? 0 : 1;
