@@ -37,7 +37,8 @@ export function createAsyncApi(o: AsyncApiOptions): { invokeAsync: AsyncRouteHan
     const m = /^\/async-function\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (!m) return send(res, 404, 'expected /async-function/{name}[/path]\n');
     if (req.method !== 'POST') return send(res, 405, 'async invocation needs POST\n', { allow: 'POST' });
-    const fn = decodeURIComponent(m[1]);
+    // OpenFaaS callers may name the namespace (`fn.openfaas-fn`); Trellis has only that one.
+    const fn = decodeURIComponent(m[1]).replace(/\.openfaas-fn$/, '');
     const meta = await o.functionMeta(fn);
     if (!meta) { req.resume(); return send(res, 404, `function "${fn}" not found\n`); }
     const callbackUrl = header(req, 'x-callback-url');

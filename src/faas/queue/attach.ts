@@ -18,6 +18,8 @@ export interface AsyncConfig extends QueueCommonOptions {
   driver: 'sqlite' | 'nats';
   /** sqlite: the data directory (file `async-queue.db`). */
   dataDir?: string;
+  /** sqlite: fsync each enqueue batch (`full`, default) or only write the WAL (`normal`). */
+  sqliteSync?: 'full' | 'normal';
   /** nats: server URL(s). */
   natsServers?: string[];
   /** nats: stream name (default TRELLIS_ASYNC). */
@@ -58,7 +60,7 @@ export async function openQueue(c: AsyncConfig): Promise<AsyncQueue> {
     return NatsQueue.connect({ servers: c.natsServers, ...(c.natsStream ? { stream: c.natsStream } : {}), ...common });
   }
   if (!c.dataDir) throw new Error('async queue driver "sqlite" needs a data directory');
-  return new SqliteQueue({ file: join(c.dataDir, 'async-queue.db'), ...common });
+  return new SqliteQueue({ file: join(c.dataDir, 'async-queue.db'), ...(c.sqliteSync ? { enqueueSync: c.sqliteSync } : {}), ...common });
 }
 
 export async function attachAsync(host: AsyncHost, c: AsyncConfig): Promise<AsyncService> {
@@ -102,7 +104,7 @@ export async function attachAsync(host: AsyncHost, c: AsyncConfig): Promise<Asyn
  * max_inflight / TRELLIS_ASYNC_MAX_INFLIGHT, TRELLIS_ASYNC_MAX_INFLIGHT_PER_FUNCTION,
  * ack_wait / TRELLIS_ASYNC_ACK_WAIT, TRELLIS_ASYNC_RETRY_ATTEMPTS, TRELLIS_ASYNC_RETRY_MIN_WAIT,
  * TRELLIS_ASYNC_RETRY_MAX_WAIT, TRELLIS_ASYNC_CALLBACK_ATTEMPTS, TRELLIS_ASYNC_RESULT_TTL,
- * TRELLIS_ASYNC_IDEMPOTENCY_WINDOW, TRELLIS_ASYNC_WORKER=false (API only). Durations are Go
+ * TRELLIS_ASYNC_IDEMPOTENCY_WINDOW, TRELLIS_ASYNC_SQLITE_SYNC=full|normal, TRELLIS_ASYNC_WORKER=false (API only). Durations are Go
  * style (`30s`) or seconds. Invalid values throw with the variable's name.
  */
 export function asyncConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): AsyncConfig {
@@ -125,6 +127,11 @@ export function asyncConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Asy
   const c: AsyncConfig = { driver, dataDir };
   if (env.TRELLIS_NATS_URL) c.natsServers = env.TRELLIS_NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.TRELLIS_NATS_STREAM) c.natsStream = env.TRELLIS_NATS_STREAM;
+  const sync = env.TRELLIS_ASYNC_SQLITE_SYNC?.toLowerCase();
+  if (sync !== undefined && sync !== '') {
+    if (sync !== 'full' && sync !== 'normal') throw new Error(`TRELLIS_ASYNC_SQLITE_SYNC must be full or normal, got "${sync}"`);
+    c.sqliteSync = sync;
+  }
   const set = <K extends keyof AsyncConfig>(k: K, v: AsyncConfig[K] | undefined) => { if (v !== undefined) c[k] = v; };
   set('maxInflight', int('TRELLIS_ASYNC_MAX_INFLIGHT', 'max_inflight'));
   set('maxInflightPerFunction', int('TRELLIS_ASYNC_MAX_INFLIGHT_PER_FUNCTION'));

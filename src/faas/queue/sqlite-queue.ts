@@ -17,6 +17,12 @@ import { decodeOutcome, encodeOutcome, nowNs } from './codec.js';
 export interface SqliteQueueOptions extends QueueCommonOptions {
   /** Path of the database file, e.g. `<dataDir>/async-queue.db`. */
   file: string;
+  /**
+   * `full` (default): each enqueue batch is fsynced before it resolves (survives power loss).
+   * `normal`: written to the WAL only (survives a process crash, not an OS crash); much
+   * cheaper, and the same guarantee JetStream's default file store gives.
+   */
+  enqueueSync?: 'full' | 'normal';
   /** Injected clock (epoch ms) for tests. */
   now?: () => number;
 }
@@ -55,6 +61,7 @@ export class SqliteQueue implements AsyncQueue {
   private lastSweep = 0;
   private readonly pending: Array<{ input: EnqueueInput; resolve: (r: EnqueueResult) => void; reject: (e: Error) => void }> = [];
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly fsyncEnqueue: boolean;
 
   constructor(options: SqliteQueueOptions) {
     mkdirSync(dirname(options.file), { recursive: true });
@@ -67,6 +74,7 @@ export class SqliteQueue implements AsyncQueue {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.now = options.now ?? Date.now;
+    this.fsyncEnqueue = (options.enqueueSync ?? 'full') === 'full';
     this.opts = {
       ackWaitMs: options.ackWaitMs ?? QUEUE_DEFAULTS.ackWaitMs,
       resultTtlMs: options.resultTtlMs ?? QUEUE_DEFAULTS.resultTtlMs,
@@ -95,7 +103,7 @@ export class SqliteQueue implements AsyncQueue {
     const now = this.now();
     const results: Array<EnqueueResult | Error> = [];
     try {
-      this.db.pragma('synchronous = FULL');
+      if (this.fsyncEnqueue) this.db.pragma('synchronous = FULL');
       this.db.transaction(() => {
         for (const p of batch) {
           try { results.push(this.insert(p.input, now)); } catch (err) { results.push(err as Error); }
@@ -105,7 +113,7 @@ export class SqliteQueue implements AsyncQueue {
       for (const p of batch) p.reject(err as Error);
       return;
     } finally {
-      if (!this.closed) this.db.pragma('synchronous = NORMAL');
+      if (this.fsyncEnqueue && !this.closed) this.db.pragma('synchronous = NORMAL');
     }
     batch.forEach((p, i) => { const r = results[i]; if (r instanceof Error) p.reject(r); else p.resolve(r); });
     this.wake.emit('job');

@@ -92,6 +92,7 @@ export class QueueWorker {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
+      let started = 0;
       for (const r of batch) {
         if ((this.perFnInflight.get(r.job.fn) ?? 0) >= this.perFunction || !this.running) {
           // Saturated function (or stopping): hand it back without spending an attempt.
@@ -99,7 +100,10 @@ export class QueueWorker {
           continue;
         }
         this.track(r);
+        started++;
       }
+      // Only saturated functions' jobs are waiting: pause instead of spinning on them.
+      if (batch.length > 0 && started === 0 && this.running) await new Promise((r) => setTimeout(r, 50));
     }
   }
 
