@@ -148,8 +148,12 @@ export class UpstreamConnection implements Flushable {
     }
     sock.setNoDelay(true);
     this.connectTimer = setTimeout(() => {
-      this.connectTimer = null;
-      if (this.socket === sock && this.state === State.Connecting) this.onBroken(sock, 'connect-failed');
+      // Decide after the poll phase: on a starved event loop the connect event may already
+      // be waiting behind this timer.
+      setImmediate(() => {
+        this.connectTimer = null;
+        if (this.socket === sock && this.state === State.Connecting) this.onBroken(sock, 'connect-failed');
+      });
     }, this.opts.connectTimeoutMs);
     sock.once(o.tls ? 'secureConnect' : 'connect', () => {
       if (this.socket !== sock) return;
