@@ -13,7 +13,7 @@ import { governanceInfo, governanceStats, type GovernanceStats } from './stats/g
 import { Router } from './router.js';
 import { ClusterRouter, ClusterSplitter, seedRouterPool } from './cluster/index.js';
 import { ClientSession } from './session.js';
-import { StatefulFeatures } from './clients/features.js';
+import { StatefulFeatures, type FeatureStats } from './clients/features.js';
 import { LOCAL_COMMANDS } from './local-commands.js';
 
 export interface ProxyStats {
@@ -30,6 +30,8 @@ export interface ProxyStats {
   clients_by_name: Record<string, number>;
   /** Present when the pool has governance settings. */
   governance?: GovernanceStats;
+  /** Transactions, blocking calls, pub/sub (clients/features.ts). */
+  features: FeatureStats;
 }
 
 export class RedisProxy {
@@ -154,6 +156,7 @@ export class RedisProxy {
       backends: (this.cluster ?? this.router).backends.map((b) => b.stats()),
       clients_by_name: byName,
       ...(this.gov ? { governance: governanceStats(this.gov) } : {}),
+      features: this.features.stats(),
     };
   }
 
@@ -172,6 +175,7 @@ export class RedisProxy {
     st.backends.forEach((b, i) => {
       lines.push(`backend${i}:name=${b.name},address=${b.address},connected=${b.connected ? 1 : 0},requests=${b.requests},responses=${b.responses},server_eof=${b.server_eof},server_err=${b.server_err},server_timedout=${b.server_timedout}`);
     });
+    lines.push(...this.features.infoLines());
     if (this.gov) lines.push(...governanceInfo(this.gov));
     return lines.join('\r\n') + '\r\n';
   }

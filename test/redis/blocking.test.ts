@@ -117,6 +117,8 @@ test('CLIENT UNBLOCK for proxy client ids, and a client leaving while blocked', 
   leaver.close();
   await waitFor(async () => (await blockedOnBackend()) === 0);
   await waitFor(() => proxy.features.blocking.blocked === 0);
+  assert.equal(proxy.stats().features.blocked_clients, 0);
+  assert.ok(proxy.stats().features.blocked_total >= 3);
   // Nothing was popped on its behalf.
   await ctl.call('RPUSH', 'u:3', 'kept');
   assert.deepEqual(await ctl.call('LRANGE', 'u:3', '0', '-1'), ['kept']);

@@ -25,6 +25,11 @@ test('pub/sub across two proxy instances in front of the same backends', async (
   assert.deepEqual(await c3.call('PSUBSCRIBE', 'n*'), ['psubscribe', 'n*', 1]);
   assert.deepEqual(await c4.call('SSUBSCRIBE', '{s}ch'), ['ssubscribe', '{s}ch', 1]);
 
+  assert.equal(p1.stats().features.pubsub_channels, 2); // news, sport
+  assert.equal(p1.stats().features.pubsub_shard_channels, 1);
+  assert.equal(p2.stats().features.pubsub_patterns, 1);
+  assert.match(await pub1.call('INFO', 'proxy') as string, /^pubsub_channels:2\r?$/m);
+
   // Published through either proxy, heard by subscribers of both.
   assert.ok((await pub1.call('PUBLISH', 'news', 'hello')) as number >= 2);
   assert.deepEqual(await c1.next(), ['message', 'news', 'hello']);

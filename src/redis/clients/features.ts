@@ -25,6 +25,22 @@ import { ClientRegistry } from './client-registry.js';
 import { ClientState } from './client-state.js';
 import type { FeatureContext } from './context.js';
 
+/** Operator view of the stateful features (proxy stats and INFO). */
+export interface FeatureStats {
+  /** Dedicated upstream connections open now (transactions, blocking calls, SELECT n, subscribers). */
+  dedicated_connections: number;
+  dedicated_idle: number;
+  /** Requests refused because a backend's dedicated-connection budget was used up. */
+  dedicated_exhausted: number;
+  blocked_clients: number;
+  blocked_total: number;
+  pubsub_channels: number;
+  pubsub_patterns: number;
+  pubsub_shard_channels: number;
+  /** Messages fanned out to this proxy's subscribers (one per upstream message). */
+  pubsub_messages: number;
+}
+
 export type FeatureHandler = (s: ClientSession, p: RequestParser) => void;
 
 const SUBSCRIBED_OK = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
@@ -215,8 +231,19 @@ export class StatefulFeatures implements FeatureContext {
     return bulkReply(text);
   }
 
-  stats(): Record<string, unknown> {
-    return { dedicated: this.pool.stats(), blocked_clients: this.blocking.blocked, blocked_total: this.blocking.total, pubsub: this.pubsub.stats() };
+  stats(): FeatureStats {
+    const d = this.pool.stats();
+    const ps = this.pubsub.stats();
+    return {
+      dedicated_connections: d.open.reduce((a, b) => a + b, 0), dedicated_idle: d.idle, dedicated_exhausted: d.exhausted,
+      blocked_clients: this.blocking.blocked, blocked_total: this.blocking.total,
+      pubsub_channels: ps.channels, pubsub_patterns: ps.patterns, pubsub_shard_channels: ps.shard_channels, pubsub_messages: ps.messages,
+    };
+  }
+
+  /** Lines for the proxy's `# Proxy` INFO section. */
+  infoLines(): string[] {
+    return Object.entries(this.stats()).map(([k, v]) => `${k}:${v}`);
   }
 
   close(): void {
