@@ -30,9 +30,7 @@ export class FunctionRegistry {
     private readonly provider: RuntimeProvider,
     private readonly metrics: GatewayMetrics,
     readonly bundlesDir: string,
-  ) {
-    for (const r of store.listFunctions()) this.setRoute(r);
-  }
+  ) {}
 
   lookup(name: string): FunctionRoute | undefined { return this.routes.get(name); }
 
@@ -40,10 +38,14 @@ export class FunctionRegistry {
 
   record(name: string): FunctionRecord | undefined { return this.records.get(name); }
 
-  /** Pushes every stored function to the provider (after a gateway restart). */
+  /**
+   * Pushes every stored function to the provider (after a gateway restart). A function
+   * becomes routable (and visible to the activator) once its deploy has settled, so the
+   * activator does not start instances beside the ones the provider is starting.
+   */
   async restore(onError: (name: string, err: Error) => void): Promise<void> {
     await Promise.all(this.store.listFunctions().map((r) =>
-      this.provider.deploy(r).catch((err: Error) => onError(r.name, err))));
+      this.provider.deploy(r).catch((err: Error) => onError(r.name, err)).finally(() => this.setRoute(r))));
   }
 
   /** Validates and deploys (POST: create, PUT: update). Throws Validation/NotFound/Conflict errors. */
@@ -61,8 +63,13 @@ export class FunctionRegistry {
       version: (existing?.version ?? 0) + 1,
     };
     this.store.putFunction(record);
-    this.setRoute(record);
-    await this.provider.deploy(record);
+    // Routable once the provider's deploy settles (see restore); an update keeps serving
+    // through the existing route meanwhile.
+    try {
+      await this.provider.deploy(record);
+    } finally {
+      if (this.store.getFunction(record.name)?.version === record.version) this.setRoute(record);
+    }
     return record;
   }
 
