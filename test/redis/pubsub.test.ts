@@ -186,3 +186,18 @@ test('a lost subscriber connection is re-established and re-subscribed', async (
   await pub.call('PUBLISH', 'p1', 'back');
   assert.deepEqual(await sub.next(), ['pmessage', 'p*', 'p1', 'back']);
 });
+
+test('SUBSCRIBE to a channel whose backend is down: a clear error, and the client is not left subscribed', async (t) => {
+  const backends = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  await backends[1].stop();
+  let ch = 'down:0';
+  for (let i = 1; proxy.features.router.shardOf(Buffer.from(ch), 0, ch.length) !== 1; i++) ch = `down:${i}`;
+  const c = await RawClient.connect(proxy.address().port);
+  t.after(() => c.close());
+  const r = await c.call('SUBSCRIBE', ch) as { error: string };
+  assert.match(r.error, /^ERR backend 127\.0\.0\.1:\d+ /);
+  assert.equal(proxy.stats().features.pubsub_channels, 0);
+  assert.equal(await c.call('PING'), 'PONG'); // not in subscribed mode
+});

@@ -104,7 +104,11 @@ export class PubSubHub {
       const p = this.pending[kind].get(name);
       if (p === undefined) { s.reply(frame); continue; }
       const slot = s.slot();
-      p.waiters.push((err) => slot.onReply(err ?? frame));
+      p.waiters.push((err) => {
+        // the backend did not confirm: the client is not subscribed (it gets the error instead)
+        if (err !== null && mine.delete(name)) this.drop(s, kind, name);
+        slot.onReply(err ?? frame);
+      });
     }
   }
 
