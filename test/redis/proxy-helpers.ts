@@ -19,7 +19,7 @@ export interface ProxyFixture {
   shardOf(key: string): number;
 }
 
-export async function proxyFixture(t: HasAfter, n: number, opts: Partial<PoolOptions> = {}): Promise<ProxyFixture> {
+export async function proxyFixture(t: HasAfter, n: number, opts: Partial<PoolOptions> = {}, serverArgs: string[] = []): Promise<ProxyFixture> {
   // Registered first so it runs first: clients and proxy go before the servers stop.
   const clients: Redis[] = [];
   let proxy: RedisProxy | undefined;
@@ -27,7 +27,7 @@ export async function proxyFixture(t: HasAfter, n: number, opts: Partial<PoolOpt
     for (const c of clients) c.disconnect();
     await proxy?.close(0);
   });
-  const servers = await startRedisMany(n, t);
+  const servers = await startRedisMany(n, t, { args: serverArgs });
   proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: servers.map((s) => s.address), ...opts });
   const { port } = proxy.address();
   const mk = (p: number) => {
