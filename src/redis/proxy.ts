@@ -164,7 +164,7 @@ export class RedisProxy {
   private infoSection(): string {
     const st = this.stats();
     const lines = [
-      '# Proxy', 'proxy:trellis', `pool:${st.pool}`, `distribution:${this.config.distribution}`, `hash:${this.config.hash}`,
+      '# Proxy', 'proxy:trellis', `proxy_process_id:${process.pid}`, `pool:${st.pool}`, `distribution:${this.config.distribution}`, `hash:${this.config.hash}`,
       `backends:${st.backends.length}`, `backends_connected:${st.backends.filter((b) => b.connected).length}`,
       `ejected:${st.ejected.join(',')}`, `uptime_in_seconds:${st.uptime_seconds}`,
       `downstream_cx_total:${st.downstream_cx_total}`, `downstream_cx_active:${st.downstream_cx_active}`,
