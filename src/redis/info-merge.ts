@@ -40,19 +40,28 @@ const NOT_SUMMED = new Set([
   'rdb_last_load_keys_loaded',
 ]);
 
-function sumKeyspace(a: string, b: string): string {
-  const fields = new Map<string, number>();
-  const order: string[] = [];
-  for (const part of [a, b]) {
-    for (const kv of part.split(',')) {
-      const [k, v] = kv.split('=');
-      if (!fields.has(k)) { order.push(k); fields.set(k, 0); }
-      const n = Number(v);
-      // avg_ttl is an average: keep the largest rather than a meaningless sum.
-      fields.set(k, k === 'avg_ttl' ? Math.max(fields.get(k)!, n) : fields.get(k)! + n);
-    }
+function keyspaceFields(part: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const kv of part.split(',')) {
+    const [k, v] = kv.split('=');
+    m.set(k, Number(v));
   }
-  return order.map((k) => `${k}=${fields.get(k)}`).join(',');
+  return m;
+}
+
+/** Sums two `keys=..,expires=..,avg_ttl=..` lines; avg_ttl is averaged weighted by each side's expires. */
+function sumKeyspace(a: string, b: string): string {
+  const fa = keyspaceFields(a);
+  const fb = keyspaceFields(b);
+  const order = [...fa.keys(), ...[...fb.keys()].filter((k) => !fa.has(k))];
+  const ea = fa.get('expires') ?? 0;
+  const eb = fb.get('expires') ?? 0;
+  return order.map((k) => {
+    const x = fa.get(k) ?? 0;
+    const y = fb.get(k) ?? 0;
+    if (k !== 'avg_ttl') return `${k}=${x + y}`;
+    return `${k}=${ea + eb > 0 ? Math.round((x * ea + y * eb) / (ea + eb)) : Math.max(x, y)}`;
+  }).join(',');
 }
 
 /** Merges INFO texts (one per reachable shard) and appends `extra` sections. */

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { startRedisMany } from '../helpers/servers.js';
 import { startRedisProxy } from '../../src/redis/index.js';
 import { decodeCursor, encodeCursor } from '../../src/redis/scan/scan.js';
+import { mergeInfo } from '../../src/redis/info-merge.js';
 import { RawClient } from './client-commands-raw.js';
 
 test('scan cursors encode shard and shard cursor as a decimal uint64', () => {
@@ -17,6 +18,17 @@ test('scan cursors encode shard and shard cursor as a decimal uint64', () => {
   assert.equal(decodeCursor('-1', 4), null);
   assert.equal(decodeCursor('abc', 4), null);
   assert.equal(encodeCursor(0, 1n << 63n, 4), null);
+});
+
+test('INFO keyspace merge: counts summed, avg_ttl weighted by expires', () => {
+  const merged = mergeInfo([
+    '# Keyspace\r\ndb0:keys=10,expires=1,avg_ttl=1000\r\ndb1:keys=1,expires=0,avg_ttl=0\r\n',
+    '# Keyspace\r\ndb0:keys=5,expires=3,avg_ttl=3000\r\n',
+    '# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\ndb2:keys=2,expires=2,avg_ttl=10\r\n',
+  ], '');
+  assert.match(merged, /^db0:keys=16,expires=4,avg_ttl=2500\r$/m);
+  assert.match(merged, /^db1:keys=1,expires=0,avg_ttl=0\r$/m);
+  assert.match(merged, /^db2:keys=2,expires=2,avg_ttl=10\r$/m);
 });
 
 test('full SCAN over 10 000 keys on 4 shards while keys are added returns every key present throughout', async (t) => {
