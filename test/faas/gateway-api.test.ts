@@ -176,3 +176,9 @@ test('CRUD, info, scale, secrets, logs; functions and secrets survive a restart'
   assert.equal((await fetch(`${url}/function/keeper`)).status, 404);
   assert.equal((await api(url, 'PUT', '/system/functions', { service: 'keeper', envProcess: 'cat' })).status, 404);
 });
+
+test('a taken listen address fails with a clear error', async (t) => {
+  const first = await startGateway(t);
+  const { port } = first.gw.address();
+  await assert.rejects(startGateway(t, { listen: `127.0.0.1:${port}` }), /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+});

@@ -18,12 +18,13 @@ export async function startGateway(t: HasAfter, opts: Partial<GatewayOptions> & 
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'trellis-gw-test-'));
   const provider = (opts.provider as RuntimeProvider | undefined) ?? new TestProvider();
   const logs: string[] = [];
-  const gw = await createGateway({ listen: '127.0.0.1:0', adminPassword: PASSWORD, log: (l) => logs.push(l), ...opts, dataDir, provider });
+  let gw: Gateway | undefined;
   t.after(async () => {
-    await gw.close();
+    await gw?.close();
     await provider.close();
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
+  gw = await createGateway({ listen: '127.0.0.1:0', adminPassword: PASSWORD, log: (l) => logs.push(l), ...opts, dataDir, provider });
   return { gw, url: gw.url(), dataDir, provider, logs };
 }
 

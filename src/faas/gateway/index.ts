@@ -169,11 +169,22 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   await reg.restore((name, err) => log(`trellis gateway: redeploying "${name}" failed: ${err.message}`));
 
-  const { host, port } = parseListen(opts.listen ?? '127.0.0.1:8080');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
-  });
+  try {
+    const { host, port } = parseListen(opts.listen ?? '127.0.0.1:8080');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+  } catch (err) {
+    clearInterval(sweep);
+    clearInterval(idleSweep);
+    unsubscribe();
+    agent.destroy();
+    if (ownsActivator) await activator.close();
+    if (ownsProvider) await provider.close();
+    store.close();
+    throw err;
+  }
 
   const address = () => {
     const a = server.address() as net.AddressInfo;
