@@ -1,0 +1,2 @@
+/** Blocking commands on dedicated connections; CLIENT UNBLOCK for proxy clients. */
+export { BlockingCommands } from './blocking.js';
