@@ -75,6 +75,28 @@ test('plain client: keys go to their slot owner, multi-key commands split per sl
   assert.equal(await client.call('CLUSTER', 'COUNTKEYSINSLOT', String(slotOf('user:1'))), 1);
   await assert.rejects(client.call('CLUSTER', 'SETSLOT', '1', 'STABLE'), /not supported by the proxy/);
   await assert.rejects(client.call('MULTI'), /MULTI is not supported by the proxy/);
+  await assert.rejects(client.call('SUBSCRIBE', 'ch'), /SUBSCRIBE is not supported by the proxy/);
+
+  // PUBLISH reaches subscribers on any node (cluster bus); SPUBLISH goes to the channel's shard.
+  const shardOwner = (await cluster.shardOfSlot(slotOf('news'))).master;
+  const otherNode = shards.find((sh) => sh.master !== shardOwner)!.master;
+  const [h, p] = otherNode.split(':');
+  const sub = new Redis({ host: h, port: Number(p) });
+  const [oh, op] = shardOwner.split(':');
+  const ssub = new Redis({ host: oh, port: Number(op) });
+  try {
+    const got = new Promise<string>((resolve) => sub.on('message', (_ch, msg) => resolve(msg)));
+    const sgot = new Promise<string>((resolve) => ssub.on('smessage', (_ch: string, msg: string) => resolve(msg)));
+    await sub.subscribe('news');
+    await ssub.ssubscribe('news');
+    await client.publish('news', 'hello');
+    assert.equal(await got, 'hello');
+    assert.equal(await client.call('SPUBLISH', 'news', 'sharded'), 1);
+    assert.equal(await sgot, 'sharded');
+  } finally {
+    sub.disconnect();
+    ssub.disconnect();
+  }
 });
 
 test('redis-cli without -c talks to the cluster through the proxy', async () => {

@@ -7,7 +7,9 @@
  *     slot (Redis Cluster itself refuses multi-slot requests, even on one node) and merge;
  *   - other multi-key commands must stay in one slot: `-CROSSSLOT`, as Redis answers;
  *   - whole-keyspace commands fan out to every master; CLUSTER INFO/SLOTS/SHARDS/NODES
- *     answer from one node, so cluster-aware tools still see the real topology.
+ *     answer from one node, so cluster-aware tools still see the real topology;
+ *   - PUBLISH goes to any node (the cluster bus spreads it), SPUBLISH to its channel's slot;
+ *     subscribing, transactions, blocking commands and SCAN are refused in this mode for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
 import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
@@ -27,7 +29,7 @@ import type { ReplyTarget } from '../upstream-connection.js';
 import type { SplitterStats } from '../command-splitter.js';
 import type { ClusterRouter } from './cluster-router.js';
 
-const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, Refuse, Container }
+const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, ChannelSlot, Refuse, Container }
 
 interface Route {
   readonly kind: Kind;
@@ -61,8 +63,9 @@ const FAN_OUT: Record<string, Merge | 'info'> = {
   'function|flush': mergeAllOk, 'function|load': mergeAllOk, 'function|delete': mergeAllOk, 'function|restore': mergeAllOk,
 };
 
-/** Keyless commands one node answers (read-only views of the cluster or server). */
+/** Keyless commands one node answers (read-only views of the cluster or server; PUBLISH, which the cluster bus spreads). */
 const ANY_NODE = new Set([
+  'publish',
   'time', 'lolwut', 'config|get', 'config|help', 'function|list', 'function|dump', 'function|stats', 'script|help', 'function|help',
   'cluster|info', 'cluster|slots', 'cluster|shards', 'cluster|nodes', 'cluster|keyslot', 'cluster|help', 'cluster|links',
 ]);
@@ -126,6 +129,8 @@ export class ClusterSplitter implements RequestHandler {
       case Kind.Local: return r.local!(s, p);
       case Kind.FanOut: return this.fanOut(s, p.raw(), r.merge!);
       case Kind.AnyNode: return this.anyNode(s, p.raw());
+      case Kind.ChannelSlot: // SPUBLISH: the shard channel is hashed like a key
+        return this.router.send(s.id, p.raw(), keySlot(p.buffer, p.argStart[1], p.argEnd[1]), false, s.slot());
       case Kind.SlotArg: {
         const slot = parseInteger(p.arg(2));
         if (!(slot >= 0 && slot < 16384)) return s.reply(errorReply('ERR Invalid or out of range slot'));
@@ -231,6 +236,7 @@ export class ClusterSplitter implements RequestHandler {
     else if (fan) { kind = Kind.FanOut; merge = fan === 'info' ? this.mergeInfo : fan; }
     else if (ANY_NODE.has(name)) kind = Kind.AnyNode;
     else if (SLOT_ARG.has(name)) kind = Kind.SlotArg;
+    else if (name === 'spublish') kind = Kind.ChannelSlot;
     else if (REFUSED[name] !== undefined) { kind = Kind.Refuse; refusal = notSupported(name, REFUSED[name]); }
     else if (spec!.subcommands) kind = Kind.Container;
     else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, MODE); }
