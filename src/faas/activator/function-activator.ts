@@ -159,7 +159,8 @@ export class FunctionActivator {
     this.panicking = d.panicking;
     m.desired.set(this.labels, d.want);
     m.panic.set(this.labels, d.panicking ? 1 : 0);
-    const active = ready + this.starting;
+    const starting = this.startingNow();
+    const active = ready + starting;
     // Never shrink while requests are held; they need every instance there is.
     const want = this.queue.size > 0 ? Math.max(d.want, active) : d.want;
     // A function whose instances keep failing to start is retried only for waiting requests
@@ -168,7 +169,7 @@ export class FunctionActivator {
     if (want > active && !failing) {
       const n = want - active;
       this.startInstances(n - this.revive(n));
-    } else if (want < ready && this.starting === 0) {
+    } else if (want < ready && starting === 0) {
       const victims = this.instances.filter((i) => i.eligible).sort((a, b) => a.inflight - b.inflight).slice(0, ready - want);
       for (const v of victims) this.drain(v);
     }
@@ -285,16 +286,24 @@ export class FunctionActivator {
     if (this.closed || this.queue.size === 0) return;
     const cc = this.spec.containerConcurrency;
     const ready = this.instances.filter((i) => i.eligible);
+    const starting = this.startingNow();
     let need: number;
-    if (cc === 0) need = ready.length + this.starting > 0 ? 0 : 1;
+    if (cc === 0) need = ready.length + starting > 0 ? 0 : 1;
     else {
-      const spare = ready.reduce((n, i) => n + Math.max(0, cc - i.inflight), 0) + this.starting * cc;
+      const spare = ready.reduce((n, i) => n + Math.max(0, cc - i.inflight), 0) + starting * cc;
       need = Math.ceil(Math.max(0, this.queue.size - spare) / cc);
     }
-    if (this.spec.maxScale > 0) need = Math.min(need, this.spec.maxScale - ready.length - this.starting);
+    if (this.spec.maxScale > 0) need = Math.min(need, this.spec.maxScale - ready.length - starting);
     need -= this.revive(need);
     if (need > 0) this.startInstances(need);
     this.dispatch();
+  }
+
+  /** Instances on their way up: ours, or the provider's own (deploy, crash replacement, rollout). */
+  private startingNow(): number {
+    let theirs = 0;
+    for (const i of this.ctx.provider.instances(this.name)) if (i.state === 'starting') theirs++;
+    return Math.max(this.starting, theirs);
   }
 
   /** Takes back instances that are draining but not yet stopping: cheaper than a cold start. */
