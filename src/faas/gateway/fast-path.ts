@@ -33,8 +33,6 @@ export interface FastPathContext {
   invokeAuth: ((authorization: string) => boolean) | null;
   /** Gives the connection (with bytes already read) to the management HTTP server. */
   handOff(socket: net.Socket, buffered: Buffer): void;
-  /** In-flight exchanges, swept for timeouts. */
-  inflight: Set<ClientConnection>;
 }
 
 const FUNCTION_PREFIX = '/function/';
@@ -73,7 +71,8 @@ export class ClientConnection implements UpstreamOwner {
   private callId = '';
   private startNs = '';
   private startMs = 0;
-  deadline = 0;
+  /** When the exchange in flight times out (performance.now() ms); Infinity when none is. */
+  deadline = Infinity;
   private lease: InstanceLease | null = null;
   private up: UpstreamConn | null = null;
   /** The client buffer holding the request head (header ranges point into it). */
@@ -230,7 +229,6 @@ export class ClientConnection implements UpstreamOwner {
       (req.host !== '' ? '\r\nX-Forwarded-Host: ' + req.host : '\r\nHost: ' + lease.host + ':' + lease.port) + '\r\n\r\n';
     this.state = State.Forward;
     this.deadline = this.startMs + this.fn!.timeoutMs;
-    this.ctx.inflight.add(this);
     if (req.body === 0) {
       this.reqDone = true;
       this.connectUpstream(false);
@@ -435,7 +433,7 @@ export class ClientConnection implements UpstreamOwner {
         (code === 'ECONNREFUSED' || (up !== null && up.reused && IDEMPOTENT.has(req.method)))) {
       this.retried = true;
       if (this.lease !== null) { this.lease.release({ ok: false, durationMs: performance.now() - this.startMs }); this.lease = null; }
-      this.ctx.inflight.delete(this);
+      this.deadline = Infinity;
       this.state = State.Lease;
       this.ctx.activator.acquire(this.fn!.name).then(this.onLease, this.onLeaseError);
       return;
@@ -453,6 +451,7 @@ export class ClientConnection implements UpstreamOwner {
 
   /** Timeout sweep: called when the deadline has passed. */
   timedOut(): void {
+    this.deadline = Infinity;
     if (this.state !== State.Forward) return;
     if (this.up !== null) { this.ctx.pool.discard(this.up); this.up = null; }
     if (!this.reqDone) this.closeAfter = true;
@@ -492,7 +491,7 @@ export class ClientConnection implements UpstreamOwner {
     const durationMs = performance.now() - this.startMs;
     if (this.lease !== null) { this.lease.release({ ok: status < 500, durationMs }); this.lease = null; }
     if (this.fn !== null) { this.fn.metrics.finished(status, durationMs / 1000); this.fn = null; }
-    this.ctx.inflight.delete(this);
+    this.deadline = Infinity;
     this.req = null;
     this.headBuf = null;
     this.upHeadPending = false;
