@@ -99,6 +99,27 @@ test('plain client: keys go to their slot owner, multi-key commands split per sl
   }
 });
 
+test('SCAN iterates every master: a full iteration returns every key, MATCH and COUNT pass through', async () => {
+  const { client } = await proxyFor(cluster);
+  const want = new Set(Array.from({ length: 600 }, (_, i) => `scan:${i}`));
+  for (const k of want) await client.set(k, '1');
+  const seen = new Set<string>();
+  let cursor = '0';
+  let calls = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', 'scan:*', 'COUNT', 100);
+    for (const k of keys) seen.add(k);
+    cursor = next;
+    calls++;
+    // Keys added during the iteration do not disturb it.
+    if (calls === 3) await client.set('scan:late', '1');
+  } while (cursor !== '0' && calls < 1000);
+  for (const k of want) assert.ok(seen.has(k), `SCAN missed ${k}`);
+  assert.ok([...seen].every((k) => k.startsWith('scan:')));
+  assert.ok(calls >= 3, `only ${calls} SCAN calls`);
+  await assert.rejects(client.scan('not-a-cursor'), /invalid cursor/);
+});
+
 test('redis-cli without -c talks to the cluster through the proxy', async () => {
   const { proxy } = await proxyFor(cluster);
   const port = String(proxy.address().port);

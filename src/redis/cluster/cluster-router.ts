@@ -85,6 +85,14 @@ export class ClusterRouter implements RequestRouter {
     return [...out];
   }
 
+  /** Masters ordered by the lowest slot they own (SCAN's shard order). */
+  scanOrder(): ClusterNode[] {
+    const out: ClusterNode[] = [];
+    const seen = new Set<ClusterNode>();
+    for (const m of this.masterOf) if (m !== null && !seen.has(m)) { seen.add(m); out.push(m); }
+    return out;
+  }
+
   /** Sends a request for `slot`; the reply (or a clear error) reaches `target` exactly once. */
   send(clientId: number, raw: Buffer, slot: number, read: boolean, target: { onReply(b: Buffer): void }): void {
     new ClusterRequest(this, clientId, raw, slot, read, target).dispatch();

@@ -9,7 +9,8 @@
  *   - whole-keyspace commands fan out to every master; CLUSTER INFO/SLOTS/SHARDS/NODES
  *     answer from one node, so cluster-aware tools still see the real topology;
  *   - PUBLISH goes to any node (the cluster bus spreads it), SPUBLISH to its channel's slot;
- *     subscribing, transactions, blocking commands and SCAN are refused in this mode for now.
+ *   - SCAN walks the masters one after the other (cluster-scan.ts);
+ *     subscribing, transactions and blocking commands are refused in this mode for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
 import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
@@ -28,8 +29,9 @@ import type { ClientSession, RequestHandler } from '../session.js';
 import type { ReplyTarget } from '../upstream-connection.js';
 import type { SplitterStats } from '../command-splitter.js';
 import type { ClusterRouter } from './cluster-router.js';
+import { clusterScan } from './cluster-scan.js';
 
-const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, ChannelSlot, Refuse, Container }
+const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, ChannelSlot, Scan, Refuse, Container }
 
 interface Route {
   readonly kind: Kind;
@@ -78,7 +80,7 @@ const ACCEPTED: LocalHandler = (s) => s.reply(OK);
 
 const MODE = '(not available with distribution: cluster yet)';
 const REFUSED: Record<string, string> = {
-  multi: MODE, exec: MODE, discard: MODE, watch: MODE, unwatch: MODE, scan: MODE, monitor: '', wait: '(replication is per node)',
+  multi: MODE, exec: MODE, discard: MODE, watch: MODE, unwatch: MODE, monitor: '', wait: '(replication is per node)',
   swapdb: '(Redis Cluster only has database 0)', move: '(Redis Cluster only has database 0)',
 };
 
@@ -129,6 +131,7 @@ export class ClusterSplitter implements RequestHandler {
       case Kind.Local: return r.local!(s, p);
       case Kind.FanOut: return this.fanOut(s, p.raw(), r.merge!);
       case Kind.AnyNode: return this.anyNode(s, p.raw());
+      case Kind.Scan: return clusterScan(this.router, s.id, p, s.slot());
       case Kind.ChannelSlot: // SPUBLISH: the shard channel is hashed like a key
         return this.router.send(s.id, p.raw(), keySlot(p.buffer, p.argStart[1], p.argEnd[1]), false, s.slot());
       case Kind.SlotArg: {
@@ -237,6 +240,7 @@ export class ClusterSplitter implements RequestHandler {
     else if (ANY_NODE.has(name)) kind = Kind.AnyNode;
     else if (SLOT_ARG.has(name)) kind = Kind.SlotArg;
     else if (name === 'spublish') kind = Kind.ChannelSlot;
+    else if (name === 'scan') kind = Kind.Scan;
     else if (REFUSED[name] !== undefined) { kind = Kind.Refuse; refusal = notSupported(name, REFUSED[name]); }
     else if (spec!.subcommands) kind = Kind.Container;
     else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, MODE); }
