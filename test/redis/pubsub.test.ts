@@ -201,3 +201,24 @@ test('SUBSCRIBE to a channel whose backend is down: a clear error, and the clien
   assert.equal(proxy.stats().features.pubsub_channels, 0);
   assert.equal(await c.call('PING'), 'PONG'); // not in subscribed mode
 });
+
+test('a subscriber that stops reading is disconnected past the output limit; others keep receiving', async (t) => {
+  const backends = await startRedisMany(1, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  const port = proxy.address().port;
+  const slow = await RawClient.connect(port);
+  const fast = await RawClient.connect(port);
+  const pub = await RawClient.connect(port);
+  t.after(() => [slow, fast, pub].forEach((c) => c.close()));
+  assert.deepEqual(await slow.call('SUBSCRIBE', 'big'), ['subscribe', 'big', 1]);
+  assert.deepEqual(await fast.call('SUBSCRIBE', 'big'), ['subscribe', 'big', 1]);
+  slow.sock.pause();
+  const payload = Buffer.alloc(1024 * 1024, 120);
+  for (let i = 0; i < 60; i++) {
+    await pub.call('PUBLISH', 'big', payload);
+    assert.deepEqual(((await fast.next()) as string[]).slice(0, 2), ['message', 'big']);
+  }
+  assert.equal(proxy.stats().features.pubsub_slow_clients_closed, 1);
+  assert.deepEqual(await fast.call('PING'), ['pong', '']);
+});

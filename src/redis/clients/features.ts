@@ -39,6 +39,8 @@ export interface FeatureStats {
   pubsub_shard_channels: number;
   /** Messages fanned out to this proxy's subscribers (one per upstream message). */
   pubsub_messages: number;
+  /** Subscribers disconnected for falling more than 32 MiB behind (Redis' pubsub output buffer limit). */
+  pubsub_slow_clients_closed: number;
 }
 
 export type FeatureHandler = (s: ClientSession, p: RequestParser) => void;
@@ -238,6 +240,7 @@ export class StatefulFeatures implements FeatureContext {
       dedicated_connections: d.open.reduce((a, b) => a + b, 0), dedicated_idle: d.idle, dedicated_exhausted: d.exhausted,
       blocked_clients: this.blocking.blocked, blocked_total: this.blocking.total,
       pubsub_channels: ps.channels, pubsub_patterns: ps.patterns, pubsub_shard_channels: ps.shard_channels, pubsub_messages: ps.messages,
+      pubsub_slow_clients_closed: ps.slow_clients,
     };
   }
 

@@ -20,6 +20,9 @@ import { bulkPayload, subscriptionFrame } from './frames.js';
 
 export type SubKind = 'channel' | 'pattern' | 'shard';
 
+/** Like Redis' client-output-buffer-limit for pubsub: a subscriber this far behind is disconnected. */
+export const SUBSCRIBER_OUTPUT_LIMIT = 32 * 1024 * 1024;
+
 const VERB: Record<SubKind, [string, string]> = {
   channel: ['SUBSCRIBE', 'UNSUBSCRIBE'],
   pattern: ['PSUBSCRIBE', 'PUNSUBSCRIBE'],
@@ -45,6 +48,8 @@ export class PubSubHub {
   private readonly pending: Record<SubKind, Map<string, Pending>> = { channel: new Map(), pattern: new Map(), shard: new Map() };
   private readonly backends: BackendSubscriber[];
   messages = 0;
+  /** Subscribers disconnected for not reading their messages. */
+  slowClients = 0;
   private closedHub = false;
 
   constructor(private readonly ctx: FeatureContext) {
@@ -208,6 +213,7 @@ export class PubSubHub {
     let push: Buffer | null = null;
     for (const s of set) {
       if (s.closed) continue;
+      if (s.socket.writableLength > SUBSCRIBER_OUTPUT_LIMIT) { this.slowClients++; s.socket.destroy(); continue; }
       if (s.state!.proto === 3) {
         if (push === null) { push = Buffer.from(frame); push[0] = 62; }
         s.reply(push);
@@ -271,8 +277,8 @@ export class PubSubHub {
     }
   }
 
-  stats(): { channels: number; patterns: number; shard_channels: number; messages: number } {
-    return { channels: this.subs.channel.size, patterns: this.subs.pattern.size, shard_channels: this.subs.shard.size, messages: this.messages };
+  stats(): { channels: number; patterns: number; shard_channels: number; messages: number; slow_clients: number } {
+    return { channels: this.subs.channel.size, patterns: this.subs.pattern.size, shard_channels: this.subs.shard.size, messages: this.messages, slow_clients: this.slowClients };
   }
 
   close(): void {
