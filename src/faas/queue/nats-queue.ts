@@ -253,7 +253,11 @@ export class NatsQueue implements AsyncQueue {
     if (this.closed) return;
     this.closed = true;
     this.leases.clear();
-    await this.nc.drain().catch(() => this.nc.close());
+    // drain() waits for the server; when it is gone (reconnecting forever) just close.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.nc.drain().catch(() => undefined), new Promise((r) => { timer = setTimeout(r, 2000); })]);
+    clearTimeout(timer);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 
   /** Writes the final state, keeps failed/dead jobs re-drivable, then acks (in that order). */
