@@ -150,7 +150,10 @@ export class HealthManager {
     const reasons: string[] = [];
     if (!st.activeHealthy) reasons.push(st.activeReason);
     if (st.outlierEjected) reasons.push(st.outlierReason);
-    if (st.authRejected) reasons.push('upstream auth rejected');
+    if (st.authRejected) {
+      const why = this.router.backends[i]?.authInfo().lastAuthError;
+      reasons.push(why ? `upstream auth rejected: ${why}` : 'upstream auth rejected');
+    }
     const healthy = reasons.length === 0;
     const reason = reasons.join('; ');
     if (healthy === st.healthy && reason === st.reason) return;
