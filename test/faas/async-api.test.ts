@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createGateway, type Gateway } from '../../src/faas/gateway/index.js';
 import { attachAsync, type AsyncService } from '../../src/faas/queue/index.js';
+import { Registry } from 'prom-client';
 import { TestProvider } from './gateway-test-provider.js';
 import { ADMIN, deploy, startReceiver, until } from './async-helpers.js';
 
@@ -21,13 +22,14 @@ let svc: AsyncService;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let dataDir: string;
 const provider = new TestProvider();
+const metricsRegistry = new Registry();
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'trellis-async-api-'));
   gw = await createGateway({ listen: '127.0.0.1:0', dataDir, provider, adminPassword: 'secret', log: () => undefined });
   svc = await attachAsync({
     addRoute: (m, p, h) => gw.addRoute(m, p, h), invoke: (n, r) => gw.invoke(n, r),
-    functionMeta: (n) => gw.registry.record(n)?.spec,
+    functionMeta: (n) => gw.registry.record(n)?.spec, metricsRegistry,
   }, {
     driver: 'sqlite', dataDir, ackWaitMs: 3000, maxInflight: 8,
     retry: { minWaitMs: 50, maxWaitMs: 200 }, callback: { minWaitMs: 50, maxWaitMs: 100 },
@@ -170,4 +172,13 @@ test('trellis async ls / get / retry', async () => {
   const retried = await cli('retry', id);
   assert.match(retried.stdout, /queued again/);
   await assert.rejects(cli('ls', '--status', 'nonsense'), /--status must be one of/);
+});
+
+test('queue_worker_* metrics count submissions, outcomes and retries', async () => {
+  const text = await metricsRegistry.metrics();
+  assert.match(text, /queue_worker_messages_submitted_total\{function_name="echo"\} [1-9]/);
+  assert.match(text, /queue_worker_messages_processed_total\{function_name="echo",status="succeeded"\} [1-9]/);
+  assert.match(text, /queue_worker_messages_processed_total\{function_name="flaky",status="dead"\} [1-9]/);
+  assert.match(text, /queue_worker_retries_total\{function_name="flaky"\} [1-9]/);
+  assert.match(text, /queue_worker_function_invocation_inflight\{function_name="echo"\} 0/);
 });

@@ -11,6 +11,7 @@ import { nowNs } from './codec.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyFor, type RetryPolicy } from './worker/retry-policy.js';
 import { forwardableHeaders } from './worker/http-invoker.js';
 import type { FunctionMetaLookup } from './worker/types.js';
+import { NO_METRICS, type QueueMetrics } from './metrics.js';
 
 export type AsyncRouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 
@@ -22,6 +23,7 @@ export interface AsyncApiOptions {
   /** Largest accepted body. Default 1 MiB minus room for headers (fits NATS' default max_payload). */
   maxBodyBytes?: number;
   log?: (line: string) => void;
+  metrics?: QueueMetrics;
 }
 
 export const DEFAULT_MAX_ASYNC_BODY = 1024 * 1024 - 64 * 1024;
@@ -67,6 +69,7 @@ export function createAsyncApi(o: AsyncApiOptions): { invokeAsync: AsyncRouteHan
       log(`async: enqueue for ${fn} failed: ${(err as Error).message}`);
       return send(res, 503, `async queue unavailable: ${(err as Error).message}\n`, { 'retry-after': '1' });
     }
+    if (!result.duplicate) (o.metrics ?? NO_METRICS).submitted(fn);
     const h: Record<string, string> = { 'x-call-id': result.callId, 'x-start-time': startTimeNs };
     if (result.duplicate) h['x-idempotent-replay'] = 'true';
     send(res, 202, '', h);

@@ -12,6 +12,8 @@ import { QueueWorker } from './worker/worker.js';
 import { parseDurationMs, type RetryPolicy } from './worker/retry-policy.js';
 import type { CallbackOptions } from './worker/callback.js';
 import type { FunctionMetaLookup } from './worker/types.js';
+import type { Registry } from 'prom-client';
+import { NO_METRICS, createQueueMetrics } from './metrics.js';
 
 export interface AsyncConfig extends QueueCommonOptions {
   /** `sqlite` (embedded, default) or `nats` (JetStream). */
@@ -40,6 +42,8 @@ export interface AsyncHost {
     Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }>;
   functionMeta: FunctionMetaLookup;
   log?: (line: string) => void;
+  /** The gateway's /metrics registry: queue_worker_* metrics are registered there when given. */
+  metricsRegistry?: Registry;
 }
 
 export interface AsyncService {
@@ -66,8 +70,9 @@ export async function openQueue(c: AsyncConfig): Promise<AsyncQueue> {
 export async function attachAsync(host: AsyncHost, c: AsyncConfig): Promise<AsyncService> {
   const queue = await openQueue(c);
   const log = host.log ?? (() => undefined);
+  const metrics = host.metricsRegistry ? createQueueMetrics(host.metricsRegistry) : NO_METRICS;
   const api = createAsyncApi({
-    queue, functionMeta: host.functionMeta, log,
+    queue, functionMeta: host.functionMeta, log, metrics,
     ...(c.retry ? { retry: c.retry } : {}), ...(c.maxBodyBytes ? { maxBodyBytes: c.maxBodyBytes } : {}),
   });
   host.addRoute('*', '/async-function/', api.invokeAsync);
@@ -75,7 +80,7 @@ export async function attachAsync(host: AsyncHost, c: AsyncConfig): Promise<Asyn
   let worker: QueueWorker | undefined;
   if (c.worker !== false) {
     worker = new QueueWorker({
-      queue, log, functionMeta: host.functionMeta,
+      queue, log, metrics, functionMeta: host.functionMeta,
       invoke: async (fn, req) => {
         const r = await host.invoke(fn, req);
         const headers: Record<string, string> = {};

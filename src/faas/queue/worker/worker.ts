@@ -8,6 +8,7 @@ import type { AsyncQueue, JobOutcome, Reservation } from '../types.js';
 import { DEFAULT_RETRY_POLICY, decideAfterAttempt, parseRetryAfterMs, retryPolicyFor, type RetryPolicy } from './retry-policy.js';
 import { DEFAULT_CALLBACK_OPTIONS, deliverCallback, type CallbackOptions } from './callback.js';
 import type { FunctionMetaLookup, InvokeFn } from './types.js';
+import { NO_METRICS, type QueueMetrics } from '../metrics.js';
 
 export interface QueueWorkerOptions {
   queue: AsyncQueue;
@@ -24,6 +25,7 @@ export interface QueueWorkerOptions {
   ackWaitMs?: number;
   log?: (line: string) => void;
   random?: () => number;
+  metrics?: QueueMetrics;
 }
 
 export interface WorkerStats { inflight: number; succeeded: number; failed: number; retried: number; dead: number; callbacksFailed: number }
@@ -36,6 +38,7 @@ export class QueueWorker {
   private readonly perFnInflight = new Map<string, number>();
   private readonly random: () => number;
   private readonly log: (line: string) => void;
+  private readonly metrics: QueueMetrics;
   private inflight = 0;
   private running = false;
   private loop?: Promise<void>;
@@ -50,6 +53,7 @@ export class QueueWorker {
     this.callbackOpts = { ...DEFAULT_CALLBACK_OPTIONS, ...o.callback };
     this.random = o.random ?? Math.random;
     this.log = o.log ?? (() => undefined);
+    this.metrics = o.metrics ?? NO_METRICS;
   }
 
   /** The retry policy for a function (defaults + its annotations/labels). */
@@ -111,10 +115,12 @@ export class QueueWorker {
     this.inflight++;
     this.stats.inflight = this.inflight;
     this.perFnInflight.set(r.job.fn, (this.perFnInflight.get(r.job.fn) ?? 0) + 1);
+    this.metrics.inflight(r.job.fn, 1);
     const p = this.process(r)
       .catch((err) => this.log(`async: job ${r.job.callId} (${r.job.fn}): ${(err as Error).message}; it will be redelivered`))
       .finally(() => {
         this.jobs.delete(p);
+        this.metrics.inflight(r.job.fn, -1);
         this.inflight--;
         this.stats.inflight = this.inflight;
         const n = (this.perFnInflight.get(r.job.fn) ?? 1) - 1;
@@ -154,6 +160,7 @@ export class QueueWorker {
       });
       if (decision.action === 'retry') {
         this.stats.retried++;
+        this.metrics.retried(job.fn);
         await q.nack(r, decision.delayMs, outcome);
         return;
       }
@@ -161,11 +168,13 @@ export class QueueWorker {
         const cb = await deliverCallback(job.callbackUrl, { callId: job.callId, fn: job.fn, startTimeNs: job.startTimeNs, outcome }, this.callbackOpts, { random: this.random });
         if (!cb.ok) {
           this.stats.callbacksFailed++;
+          this.metrics.callbackFailed(job.fn);
           this.log(`async: callback for ${job.callId} to ${job.callbackUrl} failed after ${cb.attempts} attempts: ${cb.error ?? `HTTP ${cb.status}`}`);
         }
       }
       await q.finish(r, decision.action, outcome);
       this.stats[decision.action]++;
+      this.metrics.processed(job.fn, decision.action);
     } finally {
       clearInterval(keepalive);
     }
