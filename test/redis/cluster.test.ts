@@ -120,6 +120,38 @@ test('SCAN iterates every master: a full iteration returns every key, MATCH and 
   await assert.rejects(client.scan('not-a-cursor'), /invalid cursor/);
 });
 
+test('blocking commands wait on dedicated connections: Redis timeouts, wake-up by a push, disconnect releases', async () => {
+  const { proxy, client } = await proxyFor(cluster);
+  const port = proxy.address().port;
+  const blockedOnProxy = async () => Number(await infoField(client, 'cluster_blocked_calls'));
+  const waitFor = async (cond: () => Promise<boolean>) => { for (let i = 0; i < 200 && !(await cond()); i++) await sleep(20); assert.ok(await cond()); };
+
+  const t0 = Date.now();
+  assert.equal(await client.blpop('bl:empty', 0.2), null);
+  assert.ok(Date.now() - t0 >= 150, 'BLPOP returned before its timeout');
+
+  const waiter = new Redis({ port, host: '127.0.0.1' });
+  closers.push(() => waiter.disconnect());
+  const popped = waiter.blpop('bl:queue', 10);
+  await waitFor(async () => (await blockedOnProxy()) === 1);
+  assert.equal(await client.set('bl:other', 'free'), 'OK'); // nobody else waits behind the blocked call
+  assert.equal(await client.rpush('bl:queue', 'job-1'), 1);
+  assert.deepEqual(await popped, ['bl:queue', 'job-1']);
+  await client.rpush('{bl}:src', 'a');
+  assert.equal(await client.blmove('{bl}:src', '{bl}:dst', 'LEFT', 'RIGHT', 1), 'a');
+  await assert.rejects(client.blmove('bl:src', 'bl:dst', 'LEFT', 'RIGHT', 1), /CROSSSLOT/);
+
+  // A client that disconnects while blocked releases its upstream wait.
+  const owner = (await cluster.shardOfSlot(slotOf('bl:never'))).master;
+  const nodeBlocked = async () => Number(/blocked_clients:(\d+)/.exec(String(await cluster.admin(owner).info('clients')))![1]);
+  const gone = new Redis({ port, host: '127.0.0.1' });
+  gone.on('error', () => { /* disconnected on purpose */ });
+  void gone.blpop('bl:never', 0).catch(() => undefined);
+  await waitFor(async () => (await nodeBlocked()) === 1);
+  gone.disconnect();
+  await waitFor(async () => (await nodeBlocked()) === 0 && (await blockedOnProxy()) === 0);
+});
+
 test('redis-cli without -c talks to the cluster through the proxy', async () => {
   const { proxy } = await proxyFor(cluster);
   const port = String(proxy.address().port);

@@ -8,6 +8,7 @@ import type { BackendSpec, RedisPoolConfig } from '../../config/index.js';
 import type { ClusterSettings } from '../../config/redis-cluster.js';
 import { errorReply } from '../../resp/index.js';
 import type { BackendOptions } from '../backend.js';
+import { ClusterBlocking } from './cluster-blocking.js';
 import { ClusterNode } from './cluster-node.js';
 import { ClusterRequest, type RequestRouter } from './cluster-request.js';
 import { fetchTopology } from './topology-fetch.js';
@@ -42,6 +43,8 @@ export class ClusterRouter implements RequestRouter {
   lastRefreshError = '';
   /** The topology was loaded at least once. */
   ready = false;
+  /** Dedicated connections of blocking calls. */
+  readonly blocking: ClusterBlocking;
 
   constructor(private readonly pool: RedisPoolConfig) {
     this.settings = pool.cluster ?? { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5, failoverWaitMs: 0 };
@@ -54,6 +57,7 @@ export class ClusterRouter implements RequestRouter {
       timeoutMs: pool.timeoutMs,
       maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024),
     };
+    this.blocking = new ClusterBlocking(this, this.nodeOpts);
   }
 
   start(): void {
@@ -69,6 +73,7 @@ export class ClusterRouter implements RequestRouter {
   close(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.blocking.close();
     for (const n of this.nodes.values()) n.close();
   }
 
@@ -246,7 +251,7 @@ export class ClusterRouter implements RequestRouter {
       `cluster_masters:${ms.map((m) => m.address).join(',')}`, `cluster_replicas:${[...reps].join(',')}`,
       `cluster_known_nodes:${this.nodes.size}`, `cluster_refreshes:${this.refreshes}`, `cluster_refresh_failures:${this.refreshFailures}`,
       `cluster_last_refresh_error:${this.lastRefreshError}`, `cluster_redirects_moved:${this.redirectsMoved}`,
-      `cluster_redirects_ask:${this.redirectsAsk}`, `cluster_retries:${this.retries}`,
+      `cluster_redirects_ask:${this.redirectsAsk}`, `cluster_retries:${this.retries}`, `cluster_blocked_calls:${this.blocking.blocked}`,
     ];
   }
 }

@@ -10,7 +10,8 @@
  *     answer from one node, so cluster-aware tools still see the real topology;
  *   - PUBLISH goes to any node (the cluster bus spreads it), SPUBLISH to its channel's slot;
  *   - SCAN walks the masters one after the other (cluster-scan.ts);
- *     subscribing, transactions and blocking commands are refused in this mode for now.
+ *   - blocking commands wait on a dedicated connection (cluster-blocking.ts);
+ *     subscribing and transactions are refused in this mode for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
 import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
@@ -145,14 +146,11 @@ export class ClusterSplitter implements RequestHandler {
     }
   }
 
-  onSessionClosed(): void { /* no per-session state */ }
+  onSessionClosed(s: ClientSession): void { this.router.blocking.onSessionClosed(s.id); }
 
   private keyed(s: ClientSession, p: RequestParser, r: Route): void {
     const argc = p.argc;
-    if (r.mayBlock && isBlocking(r.spec!, argc, this.getArg)) {
-      this.unsupported++;
-      return s.reply(notSupported(r.name, MODE));
-    }
+    const blocking = r.mayBlock && isBlocking(r.spec!, argc, this.getArg);
     const keys = commandKeys(r.spec!, argc, this.getArg);
     if (keys.length === 0) return this.anyNode(s, p.raw());
     const buf = p.buffer;
@@ -161,8 +159,11 @@ export class ClusterSplitter implements RequestHandler {
     const first = keySlot(buf, st[keys[0]], en[keys[0]]);
     let i = 1;
     while (i < keys.length && keySlot(buf, st[keys[i]], en[keys[i]]) === first) i++;
-    if (i === keys.length) return this.router.send(s.id, p.raw(), first, r.read, s.slot());
-    if (r.split === undefined) {
+    if (i === keys.length) {
+      if (blocking) return this.router.blocking.call(s.id, Buffer.from(p.raw()), first, s.slot());
+      return this.router.send(s.id, p.raw(), first, r.read, s.slot());
+    }
+    if (r.split === undefined || blocking) {
       this.crossSlot++;
       return s.reply(CROSSSLOT);
     }
