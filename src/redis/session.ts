@@ -4,6 +4,7 @@
  * FIFO of reply slots). Replies are written once per event-loop turn (flush scheduler);
  * original reply bytes are written as they came from the backend.
  */
+import cluster from 'node:cluster';
 import type net from 'node:net';
 import { RequestParser, RespProtocolError, type ParserLimits } from '../resp/index.js';
 import { errorReply } from './errors.js';
@@ -45,7 +46,11 @@ export interface RequestHandler {
 /** Pause reading from a client whose unread replies exceed this (it is not keeping up). */
 const HIGH_WATER = 64 * 1024 * 1024;
 
-let nextId = 1;
+/**
+ * Client ids (CLIENT ID/LIST/KILL/UNBLOCK) are unique across `--workers` processes: each
+ * worker counts in its own range, so CLIENT KILL ID never hits another worker's client.
+ */
+let nextId = cluster.isWorker && cluster.worker ? cluster.worker.id * 2 ** 40 + 1 : 1;
 const EMPTY_CHUNK = Buffer.alloc(0);
 
 export class ClientSession implements Flushable {

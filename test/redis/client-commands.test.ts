@@ -62,3 +62,34 @@ test('CLIENT ID / INFO / LIST / KILL for the proxy\'s own clients', async (t) =>
   const infoText = await d.call('INFO', 'clients') as string;
   assert.match(infoText, /^connected_clients:1\r?$/m);
 });
+
+test('--workers 2: client ids are unique across worker processes; CLIENT KILL ID never hits another worker\'s client', async (t) => {
+  const { ManagedProcess } = await import('../../src/util/managed-process.js');
+  const { getFreePort, waitForPort } = await import('../helpers/servers.js');
+  const servers = await startRedisMany(1, t);
+  const port = await getFreePort();
+  const proc = new ManagedProcess(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'redis-proxy', '--listen', `127.0.0.1:${port}`, '--workers', '2', '--backend', servers[0].address], { cwd: process.cwd() });
+  t.after(() => proc.stop());
+  await waitForPort(port, '127.0.0.1', 20_000).catch((e: Error) => { throw new Error(`${e.message}\n${proc.recentOutput()}`); });
+  const clients: RawClient[] = [];
+  t.after(() => clients.forEach((c) => c.close()));
+  const ids = new Map<number, string>();
+  // Connect until both workers (which may start at different moments) have served clients.
+  for (let i = 0; i < 200 && (i < 12 || new Set(ids.values()).size < 2); i++) {
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    const id = await c.call('CLIENT', 'ID') as number;
+    const pid = /proxy_process_id:(\d+)/.exec(await c.call('INFO', 'proxy') as string)?.[1] ?? '?';
+    assert.ok(!ids.has(id), `client id ${id} given twice`);
+    ids.set(id, pid);
+    if (i >= 12) await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(new Set(ids.values()).size, 2, 'both workers served clients');
+  // Killing a client of the other worker by id kills nothing there (and nobody else here).
+  const me = clients[0];
+  const myPid = ids.get(await me.call('CLIENT', 'ID') as number);
+  const foreign = [...ids.entries()].find(([, pid]) => pid !== myPid)![0];
+  assert.equal(await me.call('CLIENT', 'KILL', 'ID', String(foreign)), 0);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(clients.every((c) => !c.closed));
+});
