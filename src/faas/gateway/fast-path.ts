@@ -101,8 +101,10 @@ export class ClientConnection implements UpstreamOwner {
   private readonly onClose = () => this.handleClientClose();
   private readonly onError = () => { /* 'close' follows */ };
   private readonly onDrain = () => { if (this.up !== null && this.up.sock.isPaused()) this.up.sock.resume(); };
-  private readonly onLease = (lease: InstanceLease) => this.leased(lease);
-  private readonly onLeaseError = (err: unknown) => this.leaseFailed(err);
+  private readonly onLease = (lease: InstanceLease) => { this.held = null; this.leased(lease); };
+  private readonly onLeaseError = (err: unknown) => { this.held = null; this.leaseFailed(err); };
+  /** Aborts the activator's hold on this request when the client goes away. */
+  private held: AbortController | null = null;
 
   constructor(private readonly sock: net.Socket, private readonly ctx: FastPathContext) {
     this.remoteAddr = sock.remoteAddress ?? '';
@@ -153,6 +155,7 @@ export class ClientConnection implements UpstreamOwner {
     const wasBusy = this.state !== State.Head;
     this.state = State.Closed;
     if (!wasBusy) return;
+    if (this.held !== null) { this.held.abort(); this.held = null; }
     if (this.up !== null) { this.ctx.pool.discard(this.up); this.up = null; }
     this.finishAccounting(499);
   }
@@ -201,7 +204,21 @@ export class ClientConnection implements UpstreamOwner {
     this.fn = fn;
     fn.metrics.started();
     this.state = State.Lease;
-    this.ctx.activator.acquire(name).then(this.onLease, this.onLeaseError);
+    this.acquire(name);
+  }
+
+  /**
+   * A lease at once when an instance has room (the activator's synchronous path: no promise),
+   * else held by the activator until one does; a client that goes away meanwhile aborts it.
+   */
+  private acquire(name: string): void {
+    const act = this.ctx.activator;
+    if (act.tryAcquire !== undefined) {
+      const lease = act.tryAcquire(name);
+      if (lease !== undefined) { this.leased(lease); return; }
+    }
+    this.held = new AbortController();
+    act.acquire(name, this.held.signal).then(this.onLease, this.onLeaseError);
   }
 
   private handOff(): void {
@@ -435,7 +452,7 @@ export class ClientConnection implements UpstreamOwner {
       if (this.lease !== null) { this.lease.release({ ok: false, durationMs: performance.now() - this.startMs }); this.lease = null; }
       this.deadline = Infinity;
       this.state = State.Lease;
-      this.ctx.activator.acquire(this.fn!.name).then(this.onLease, this.onLeaseError);
+      this.acquire(this.fn!.name);
       return;
     }
     this.upstreamFailed(code ? `instance connection failed (${code})` : (error?.message ?? 'instance closed the connection'));
