@@ -130,3 +130,27 @@ test('transactions through ioredis (multi/exec and watch)', async (t) => {
   await Promise.all(clients.map(async (c) => { for (let i = 0; i < 5; i++) await incr(c); }));
   assert.equal(await b.get('{u}counter'), '20');
 });
+
+test('dedicated connections authenticate upstream like the shared ones (MULTI, BLPOP, SUBSCRIBE, SELECT 1)', async (t) => {
+  const { startRedis } = await import('../helpers/servers.js');
+  const a = await startRedis(t, { args: ['--requirepass', 'pool-pass'] });
+  const b = await startRedis(t, { args: ['--requirepass', 'pool-pass'] });
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', backends: [a.address, b.address], hashTag: '{}', governance: { upstream_auth: { password: 'pool-pass' } },
+  } as Parameters<typeof startRedisProxy>[0]);
+  t.after(() => proxy.close(100));
+  const c = await RawClient.connect(proxy.address().port);
+  const d = await RawClient.connect(proxy.address().port);
+  t.after(() => { c.close(); d.close(); });
+  assert.equal(await c.call('MULTI'), 'OK');
+  assert.equal(await c.call('INCR', '{a}n'), 'QUEUED');
+  assert.deepEqual(await c.call('EXEC'), [1]);
+  await d.call('RPUSH', 'q', 'x');
+  assert.deepEqual(await c.call('BLPOP', 'q', '1'), ['q', 'x']);
+  assert.deepEqual(await c.call('SUBSCRIBE', 'ch'), ['subscribe', 'ch', 1]);
+  assert.ok((await d.call('PUBLISH', 'ch', 'm')) as number >= 1);
+  assert.deepEqual(await c.next(), ['message', 'ch', 'm']);
+  assert.equal(await d.call('SELECT', '1'), 'OK');
+  assert.equal(await d.call('SET', 'k1', 'v'), 'OK');
+  assert.equal(await d.call('GET', 'k1'), 'v');
+});
