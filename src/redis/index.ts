@@ -8,6 +8,11 @@ import { RedisProxy } from './proxy.js';
 export { RedisProxy, type ProxyStats } from './proxy.js';
 export type { BackendStats } from './backend.js';
 export type { SplitterStats } from './command-splitter.js';
+export { startAdminServer, type AdminServer } from './admin/admin-server.js';
+export { watchConfig } from './admin/reload.js';
+export { createProxyRegistry } from './stats/prometheus.js';
+export type { GovernanceStats, BackendGovernanceStats } from './stats/governance-report.js';
+export type { GovernanceConfig, GovernanceInput } from '../config/redis-governance.js';
 export {
   loadProxyConfig, parseProxyConfigText, parseBackendFlag, poolFromOptions, ConfigError,
   type RedisPoolConfig, type RedisProxyConfig, type PoolOptions, type BackendSpec,
