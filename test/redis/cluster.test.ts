@@ -74,7 +74,6 @@ test('plain client: keys go to their slot owner, multi-key commands split per sl
   assert.match(String(await client.call('CLUSTER', 'INFO')), /cluster_state:ok/);
   assert.equal(await client.call('CLUSTER', 'COUNTKEYSINSLOT', String(slotOf('user:1'))), 1);
   await assert.rejects(client.call('CLUSTER', 'SETSLOT', '1', 'STABLE'), /not supported by the proxy/);
-  await assert.rejects(client.call('MULTI'), /MULTI is not supported by the proxy/);
   await assert.rejects(client.call('SUBSCRIBE', 'ch'), /SUBSCRIBE is not supported by the proxy/);
 
   // PUBLISH reaches subscribers on any node (cluster bus); SPUBLISH goes to the channel's shard.
@@ -150,6 +149,41 @@ test('blocking commands wait on dedicated connections: Redis timeouts, wake-up b
   await waitFor(async () => (await nodeBlocked()) === 1);
   gone.disconnect();
   await waitFor(async () => (await nodeBlocked()) === 0 && (await blockedOnProxy()) === 0);
+});
+
+test('transactions: MULTI/EXEC in one slot on a dedicated connection, CROSSSLOT → EXECABORT, WATCH conflicts', async () => {
+  const { proxy, client } = await proxyFor(cluster);
+  const other = new Redis({ port: proxy.address().port, host: '127.0.0.1' });
+  closers.push(() => other.disconnect());
+  assert.deepEqual(await client.multi().set('{acct}:a', '10').incrby('{acct}:a', 5).get('{acct}:a').exec(), [[null, 'OK'], [null, 15], [null, '15']]);
+
+  // A command leaving the transaction's slot is refused at once; EXEC then aborts like Redis.
+  assert.equal(await client.call('MULTI'), 'OK');
+  assert.equal(await client.call('SET', '{acct}:b', '1'), 'QUEUED');
+  await assert.rejects(client.call('SET', 'elsewhere', '1'), /^ReplyError: CROSSSLOT/);
+  await assert.rejects(client.call('EXEC'), /EXECABORT/);
+  assert.equal(await client.get('{acct}:b'), null);
+  assert.equal(await client.call('MULTI'), 'OK');
+  await assert.rejects(client.call('NOSUCHCOMMAND'), /unknown command/);
+  await assert.rejects(client.call('EXEC'), /EXECABORT/);
+  await assert.rejects(client.call('EXEC'), /EXEC without MULTI/);
+  assert.equal(await client.call('MULTI'), 'OK');
+  assert.equal(await client.call('INCR', '{acct}:a'), 'QUEUED');
+  assert.equal(await client.call('DISCARD'), 'OK');
+  assert.equal(await client.get('{acct}:a'), '15');
+
+  // WATCH: a change by another client makes EXEC return nil; without one, EXEC runs.
+  assert.equal(await client.watch('{acct}:a'), 'OK');
+  assert.equal(await other.set('{acct}:a', '99'), 'OK');
+  assert.equal(await client.call('MULTI'), 'OK');
+  assert.equal(await client.call('SET', '{acct}:a', '0'), 'QUEUED');
+  assert.equal(await client.call('EXEC'), null);
+  assert.equal(await client.get('{acct}:a'), '99');
+  assert.equal(await client.watch('{acct}:a'), 'OK');
+  assert.deepEqual(await client.multi().incr('{acct}:a').exec(), [[null, 100]]);
+  assert.equal(await client.watch('{acct}:a'), 'OK');
+  assert.equal(await client.unwatch(), 'OK');
+  await assert.rejects(client.watch('{acct}:a', 'other-slot'), /CROSSSLOT/);
 });
 
 test('redis-cli without -c talks to the cluster through the proxy', async () => {

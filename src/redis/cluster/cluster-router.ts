@@ -10,6 +10,7 @@ import { errorReply } from '../../resp/index.js';
 import type { BackendOptions } from '../backend.js';
 import { ClusterBlocking } from './cluster-blocking.js';
 import { ClusterNode } from './cluster-node.js';
+import { ClusterTransactions } from './cluster-transactions.js';
 import { ClusterRequest, type RequestRouter } from './cluster-request.js';
 import { fetchTopology } from './topology-fetch.js';
 import { SLOTS, type ShardTopology } from './topology.js';
@@ -45,6 +46,8 @@ export class ClusterRouter implements RequestRouter {
   ready = false;
   /** Dedicated connections of blocking calls. */
   readonly blocking: ClusterBlocking;
+  /** MULTI/EXEC/WATCH state per client. */
+  readonly transactions: ClusterTransactions;
 
   constructor(private readonly pool: RedisPoolConfig) {
     this.settings = pool.cluster ?? { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5, failoverWaitMs: 0 };
@@ -58,6 +61,7 @@ export class ClusterRouter implements RequestRouter {
       maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024),
     };
     this.blocking = new ClusterBlocking(this, this.nodeOpts);
+    this.transactions = new ClusterTransactions(this, this.nodeOpts);
   }
 
   start(): void {
@@ -74,6 +78,7 @@ export class ClusterRouter implements RequestRouter {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.blocking.close();
+    this.transactions.close();
     for (const n of this.nodes.values()) n.close();
   }
 

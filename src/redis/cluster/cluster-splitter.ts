@@ -10,8 +10,8 @@
  *     answer from one node, so cluster-aware tools still see the real topology;
  *   - PUBLISH goes to any node (the cluster bus spreads it), SPUBLISH to its channel's slot;
  *   - SCAN walks the masters one after the other (cluster-scan.ts);
- *   - blocking commands wait on a dedicated connection (cluster-blocking.ts);
- *     subscribing and transactions are refused in this mode for now.
+ *   - blocking commands wait on a dedicated connection (cluster-blocking.ts), transactions
+ *     run in one slot on one (cluster-transactions.ts); subscribing is refused for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
 import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
@@ -81,7 +81,7 @@ const ACCEPTED: LocalHandler = (s) => s.reply(OK);
 
 const MODE = '(not available with distribution: cluster yet)';
 const REFUSED: Record<string, string> = {
-  multi: MODE, exec: MODE, discard: MODE, watch: MODE, unwatch: MODE, monitor: '', wait: '(replication is per node)',
+  monitor: '', wait: '(replication is per node)',
   swapdb: '(Redis Cluster only has database 0)', move: '(Redis Cluster only has database 0)',
 };
 
@@ -100,6 +100,7 @@ export class ClusterSplitter implements RequestHandler {
 
   handle(s: ClientSession, p: RequestParser): void {
     this.cur = p;
+    if (this.txCommand(s, p)) return;
     let r = this.routes.get(p.commandName());
     if (r === undefined) {
       const name = p.commandName();
@@ -146,7 +147,21 @@ export class ClusterSplitter implements RequestHandler {
     }
   }
 
-  onSessionClosed(s: ClientSession): void { this.router.blocking.onSessionClosed(s.id); }
+  onSessionClosed(s: ClientSession): void {
+    this.router.blocking.onSessionClosed(s.id);
+    this.router.transactions.onSessionClosed(s.id);
+  }
+
+  /** MULTI & co., and every command while the client is in MULTI (cheap when nobody is). */
+  private txCommand(s: ClientSession, p: RequestParser): boolean {
+    const tx = this.router.transactions;
+    if (tx.active === 0) {
+      const c = p.argc > 0 ? p.buffer[p.argStart[0]] | 0x20 : 0;
+      // Only MULTI and WATCH start transaction state (EXEC/DISCARD/UNWATCH alone answer locally there too).
+      if (c !== 109 /* m */ && c !== 119 /* w */ && c !== 101 /* e */ && c !== 100 /* d */ && c !== 117 /* u */) return false;
+    }
+    return tx.handle(s.id, p.commandName(), p, () => s.slot(), this.getArg);
+  }
 
   private keyed(s: ClientSession, p: RequestParser, r: Route): void {
     const argc = p.argc;
