@@ -82,6 +82,9 @@ export class SqliteQueue implements AsyncQueue {
       defaultMaxAttempts: options.defaultMaxAttempts ?? QUEUE_DEFAULTS.defaultMaxAttempts,
     };
     this.wake.setMaxListeners(0);
+    // One gateway owns a data directory, so leases left by a previous process belong to a
+    // dead worker: make them due now instead of after ack_wait (attempts are kept).
+    this.stmt(`UPDATE jobs SET lease_until = ? WHERE status = 'running'`).run(this.now());
   }
 
   /**
