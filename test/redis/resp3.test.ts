@@ -14,6 +14,10 @@ const LINES: string[][] = [
   ['ZPOPMIN', 'z'], ['ZPOPMAX', 'z', '1'], ['ZADD', 'z2', '5', 'm'], ['BZPOPMIN', 'z2', '1'], ['ZADD', 'z3', '1', 'q'], ['ZMPOP', '1', 'z3', 'MIN'],
   ['GET', 'nokey'], ['SET', 'k', 'v'], ['MGET', 'k', 'nokey'], ['LPOS', 'nolist', 'x'], ['CONFIG', 'GET', 'maxmemory'],
   ['INCRBYFLOAT', 'f', '1.5'], ['EXISTS', 'k'], ['TTL', 'k'], ['LRANGE', 'nokey', '0', '-1'], ['BLPOP', 'nolist', '0.05'],
+  ['XADD', 'st', '1-0', 'f', 'v'], ['XREAD', 'STREAMS', 'st', '0'], ['XINFO', 'STREAM', 'st'], ['XGROUP', 'CREATE', 'st', 'g', '0'],
+  ['XINFO', 'GROUPS', 'st'], ['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', 'st', '>'], ['XREAD', 'BLOCK', '10', 'STREAMS', 'st', '$'],
+  ['GEOADD', 'geo', '13.361389', '38.115556', 'Palermo', '15.087269', '37.502669', 'Catania'], ['GEOPOS', 'geo', 'Palermo', 'nowhere'],
+  ['GEOSEARCH', 'geo', 'FROMMEMBER', 'Palermo', 'BYRADIUS', '200', 'km', 'WITHDIST', 'WITHCOORD', 'ASC'],
   // EXEC's elements are shaped like their commands' replies.
   ['HSET', '{m}h', 'a', '1'], ['SADD', '{m}s', 'x'], ['ZADD', '{m}z', '1', 'a'],
   ['MULTI'], ['HGETALL', '{m}h'], ['SMEMBERS', '{m}s'], ['ZSCORE', '{m}z', 'a'], ['GET', '{m}none'], ['ZRANGE', '{m}z', '0', '-1', 'WITHSCORES'], ['EXEC'],

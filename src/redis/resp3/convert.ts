@@ -9,6 +9,8 @@
  *   - ZPOPMIN/ZPOPMAX: [member, double] (or pairs with COUNT); BZPOPMIN/BZPOPMAX: [key, member, double]
  *   - BZMPOP/ZMPOP: [key, [[member, double] ...]]
  *   - INFO, LOLWUT → verbatim string (`=txt:`)
+ *   - XREAD/XREADGROUP → {stream: entries}; XINFO STREAM → map (FULL: top level only); XINFO GROUPS/CONSUMERS → maps
+ *   - GEOPOS and GEOSEARCH/GEORADIUS* WITHCOORD → double coordinates
  * Everything else passes as is (RESP2 frames are valid RESP3). Pub/Sub messages become `>` pushes
  * (see the pub/sub hub). Replies that are errors are never converted.
  */
@@ -85,6 +87,31 @@ function conv(shape: Shape): Converter {
   return c;
 }
 
+/** XREAD/XREADGROUP: [[stream, entries] ...] → {stream: entries}. */
+const streamMap: Shape = (v) => {
+  if (v.type !== 'array' || v.value === null) return v;
+  const pairs: Array<[RespValue, RespValue]> = [];
+  for (const e of v.value) if (e.type === 'array' && e.value !== null && e.value.length === 2) pairs.push([e.value[0], e.value[1]]);
+  return pairs.length === v.value.length ? { type: 'map', value: pairs } : v;
+};
+
+/** XINFO GROUPS/CONSUMERS: an array of maps. */
+const eachMap: Shape = (v) => (v.type === 'array' && v.value !== null ? { type: 'array', value: v.value.map(toMap) } : v);
+
+/** GEOPOS: [[lon, lat] | nil ...] with double coordinates. */
+const coordinates: Shape = (v) => (v.type === 'array' && v.value !== null ? { type: 'array', value: v.value.map(eachDouble) } : v);
+
+/** GEOSEARCH/GEORADIUS* WITHCOORD: each item's trailing [lon, lat] as doubles. */
+const itemCoordinates: Shape = (v) => {
+  if (v.type !== 'array' || v.value === null) return v;
+  return { type: 'array', value: v.value.map((item) => {
+    if (item.type !== 'array' || item.value === null || item.value.length === 0) return item;
+    const last = item.value[item.value.length - 1];
+    if (last.type !== 'array') return item;
+    return { type: 'array', value: [...item.value.slice(0, -1), eachDouble(last)] };
+  }) };
+};
+
 /** INFO and other human-readable texts are verbatim strings (`=txt:`) in RESP3. */
 const toVerbatim: Shape = (v) => (v.type === 'bulk' && v.value !== null ? { type: 'verbatim', format: 'txt', value: v.value } : v);
 
@@ -92,8 +119,11 @@ const FIXED: Record<string, Shape> = {
   info: toVerbatim, lolwut: toVerbatim,
   hgetall: toMap, 'config|get': toMap, smembers: toSet, sinter: toSet, sunion: toSet, sdiff: toSet,
   zscore: toDouble, zincrby: toDouble, zmscore: eachDouble, bzpopmin: keyMemberScore, bzpopmax: keyMemberScore,
-  zmpop: keyPairs, bzmpop: keyPairs,
+  zmpop: keyPairs, bzmpop: keyPairs, xread: streamMap, xreadgroup: streamMap,
+  'xinfo|stream': toMap, 'xinfo|groups': eachMap, 'xinfo|consumers': eachMap, geopos: coordinates,
 };
+
+const GEO_SEARCH = new Set(['geosearch', 'georadius', 'georadius_ro', 'georadiusbymember', 'georadiusbymember_ro']);
 
 const WITHSCORES = new Set(['zrange', 'zrangebyscore', 'zrevrange', 'zrevrangebyscore', 'zunion', 'zinter', 'zdiff', 'zrandmember']);
 
@@ -109,6 +139,7 @@ export function resp3Converter(name: string, p: RequestParser): Converter {
   const fixed = FIXED[full];
   if (fixed !== undefined) return conv(fixed);
   if (WITHSCORES.has(name) && hasArg(p, 'withscores')) return conv(scorePairs);
+  if (GEO_SEARCH.has(name) && hasArg(p, 'withcoord')) return conv(itemCoordinates);
   if (name === 'zpopmin' || name === 'zpopmax') return conv(p.argc > 2 ? scorePairs : memberScore);
   if (name === 'zadd' && hasArg(p, 'incr')) return conv(toDouble);
   if (name === 'hrandfield' && hasArg(p, 'withvalues')) return conv(scorePairsPlain);
