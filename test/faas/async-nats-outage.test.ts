@@ -21,13 +21,14 @@ test('nats down: 503 + Retry-After, never a 202; accepted jobs survive the resta
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
   const base = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
-  const post = (body: string) => fetch(`${base}/async-function/f`, { method: 'POST', body });
+  const post = (body: string, key?: string) =>
+    fetch(`${base}/async-function/f`, { method: 'POST', body, headers: key ? { 'idempotency-key': key } : {} });
 
   const before = await post('stored before');
   assert.equal(before.status, 202);
   const firstId = before.headers.get('x-call-id')!;
   await nats.stop();
-  const during = await post('while down');
+  const during = await post('while down', 'order-1');
   assert.equal(during.status, 503);
   assert.equal(during.headers.get('retry-after'), '1');
   await nats.restart();
@@ -38,9 +39,15 @@ test('nats down: 503 + Retry-After, never a 202; accepted jobs survive the resta
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(after?.status, 202);
+  // The caller retries the refused submission with its idempotency key: stored now, once.
+  const retried = await post('while down', 'order-1');
+  assert.equal(retried.status, 202);
+  assert.equal(retried.headers.get('x-idempotent-replay'), null);
+  assert.equal((await post('while down', 'order-1')).headers.get('x-idempotent-replay'), 'true');
   const got = [];
-  for (let i = 0; i < 10 && got.length < 2; i++) got.push(...(await queue.reserve(2 - got.length, 1000)));
-  assert.deepEqual(got.map((r) => r.job.request.body.toString()), ['stored before', 'after restart']);
+  for (let i = 0; i < 10 && got.length < 3; i++) got.push(...(await queue.reserve(3 - got.length, 1000)));
+  assert.deepEqual(got.map((r) => r.job.request.body.toString()), ['stored before', 'after restart', 'while down']);
+  assert.deepEqual(await queue.reserve(3, 1000), []);
   assert.equal(got[0].job.callId, firstId);
 });
 

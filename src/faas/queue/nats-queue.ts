@@ -97,24 +97,44 @@ export class NatsQueue implements AsyncQueue {
 
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     this.assertOpen();
-    let callId = input.callId ?? randomUUID();
-    let msgId = callId;
-    if (input.idempotencyKey !== undefined) {
-      const key = createHash('sha256').update(input.idempotencyKey).digest('hex');
-      msgId = `idem-${key}`;
-      const first = await this.op(async () => {
-        try {
-          await this.idem.create(key, Buffer.from(callId));
-          return undefined;
-        } catch {
-          const e = await this.idem.get(key);
-          if (e && e.operation === 'PUT') return Buffer.from(e.value).toString();
-          await this.idem.put(key, Buffer.from(callId));
-          return undefined;
-        }
-      });
-      if (first !== undefined) return { callId: first, duplicate: true };
+    const fresh = input.callId ?? randomUUID();
+    if (input.idempotencyKey === undefined) {
+      await this.store(input, fresh, fresh);
+      return { callId: fresh, duplicate: false };
     }
+    const key = createHash('sha256').update(input.idempotencyKey).digest('hex');
+    const msgId = `idem-${key}`;
+    const first = await this.op(async () => {
+      try {
+        await this.idem.create(key, Buffer.from(fresh));
+        return undefined;
+      } catch {
+        const e = await this.idem.get(key);
+        if (e && e.operation === 'PUT') return Buffer.from(e.value).toString();
+        await this.idem.put(key, Buffer.from(fresh));
+        return undefined;
+      }
+    });
+    if (first !== undefined) {
+      const prev = await this.status(first);
+      if (prev && !(prev.status === 'queued' && prev.attempts === 0)) return { callId: first, duplicate: true };
+      // The first submission may have failed half-way (no job published, e.g. the server went
+      // away): store this copy under the first call id. JetStream drops it (same Nats-Msg-Id)
+      // if the first one was stored, and a finished job is never run again (see claim).
+      await this.store(input, first, msgId);
+      return { callId: first, duplicate: true };
+    }
+    try {
+      await this.store(input, fresh, msgId);
+    } catch (err) {
+      await this.idem.delete(key).catch(() => undefined);
+      throw err;
+    }
+    return { callId: fresh, duplicate: false };
+  }
+
+  /** Status record first, then the job; a failed publish removes the record (best effort). */
+  private async store(input: EnqueueInput, callId: string, msgId: string): Promise<void> {
     const job: Job = {
       callId, fn: input.fn, request: input.request, maxAttempts: input.maxAttempts ?? this.opts.defaultMaxAttempts,
       enqueuedAt: Date.now(), startTimeNs: input.startTimeNs ?? nowNs(),
@@ -125,9 +145,12 @@ export class NatsQueue implements AsyncQueue {
       ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
     };
     await this.op(() => this.kv.put(callId, encodeState(state)));
-    await this.publishJob(job, msgId);
-    callId = job.callId;
-    return { callId, duplicate: false };
+    try {
+      await this.publishJob(job, msgId);
+    } catch (err) {
+      await this.kv.delete(callId).catch(() => undefined);
+      throw err;
+    }
   }
 
   async reserve(max: number, waitMs: number): Promise<Reservation[]> {
