@@ -91,7 +91,8 @@ export const governanceShape = {
     hash: z.string().default('fnv1a_64'),
     hash_tag: z.string().length(2).optional(),
     percent: pct.default(100),
-    exclude_read_commands: z.boolean().default(true),
+    /** Envoy exclude_read_commands: mirror writes only (default: everything, as Envoy). */
+    exclude_read_commands: z.boolean().default(false),
   }).optional(),
   tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1), ca_file: z.string().min(1).optional(),
     require_client_cert: z.boolean().default(false) }).optional(),

@@ -105,7 +105,7 @@ test('faults: error and delay for a share of chosen commands (Envoy faults)', as
 
 test('mirroring: writes are copied to the mirror pool (fire-and-forget), reads are not', async (t) => {
   const [primary, m1, m2] = await startRedisMany(3, t);
-  const { proxy, port } = await proxyWith(t, [primary.address], { mirror: { backends: [m1.address, m2.address] } });
+  const { proxy, port } = await proxyWith(t, [primary.address], { mirror: { backends: [m1.address, m2.address], exclude_read_commands: true } });
   const c = client(t, port);
   for (let i = 0; i < 30; i++) await c.set(`user:${i}:profile`, String(i));
   for (let i = 0; i < 30; i++) await c.get(`user:${i}:profile`);
@@ -119,6 +119,12 @@ test('mirroring: writes are copied to the mirror pool (fire-and-forget), reads a
   assert.equal(n1 + n2, 30);
   assert.ok(n1 > 0 && n2 > 0, 'mirror pool is sharded by its own ring');
   assert.equal(proxy.stats().governance!.mirror!.errors, 0);
+  // Default (as Envoy): every keyed command is mirrored, reads included.
+  const { proxy: all, port: p2 } = await proxyWith(t, [primary.address], { mirror: { backends: [m1.address, m2.address] } });
+  const c2 = client(t, p2);
+  await c2.set('user:1:profile', 'a');
+  await c2.get('user:1:profile');
+  await waitFor(() => all.stats().governance!.mirror!.sent === 2);
 });
 
 test('retries: a read that hits a timeout is retried on a fresh connection; a write is not (at-most-once); class timeouts', async (t) => {

@@ -1,6 +1,6 @@
 /**
- * Request mirroring (Envoy request_mirror_policy): a sample of commands (writes only by
- * default) is copied to a second pool, fire-and-forget: replies are counted, never awaited,
+ * Request mirroring (Envoy request_mirror_policy): a sample of commands (all, or writes only
+ * with exclude_read_commands) is copied to a second pool, fire-and-forget: replies are counted, never awaited,
  * and a slow mirror sheds copies (bounded pending) instead of slowing the primary path.
  */
 import type { RedisPoolConfig } from '../../config/index.js';
