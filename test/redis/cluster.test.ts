@@ -305,3 +305,16 @@ test('read policies: reads go to READONLY replicas or masters as configured; wri
   assert.ok(lists.some((l) => /flags=\w*r\w*/.test(l)), 'no READONLY client on any replica');
   await assert.rejects(startRedisProxy({ listen: '127.0.0.1:0', distribution: 'cluster', backends: cluster.addresses, cluster: { readPolicy: 'nearest' } }), /read_policy: expected one of master, preferMaster/);
 });
+
+// Last: leaves slot 16000 in a redirection loop (two masters each pointing at the other).
+test('a redirection loop ends after max_redirects with a clear error', async () => {
+  const { client } = await proxyFor(cluster, { maxRedirects: 3 });
+  const slot = 16000;
+  const key = `{${tagForSlot(slot)}}:loop`;
+  assert.equal(await client.get(key), null);
+  const a = (await cluster.shardOfSlot(slot)).master;
+  const b = (await cluster.shards()).find((s) => s.master !== a)!.master;
+  await cluster.admin(a).call('CLUSTER', 'SETSLOT', slot, 'NODE', await cluster.nodeId(b));
+  await assert.rejects(client.get(key), /^ReplyError: ERR too many cluster redirections \(3; last: MOVED 16000 /);
+  assert.equal(await client.get('user:1'), 'v-user:1'); // other slots unaffected
+});

@@ -51,21 +51,27 @@ export class ClusterRequest implements ReplyTarget {
   private inSend = false;
   private node: ClusterNode | null = null;
   private lastRedirect = '';
+  private owned = false;
 
   constructor(
     private readonly router: RequestRouter,
     private readonly clientId: number,
-    private readonly raw: Buffer,
+    private raw: Buffer,
     private readonly slot: number,
     private readonly read: boolean,
     private readonly target: ReplyTarget,
   ) {}
 
+  /** Before an asynchronous resend: own the bytes (they may point into the client's input buffer). */
+  private keep(): void {
+    if (!this.owned) { this.raw = Buffer.from(this.raw); this.owned = true; }
+  }
+
   /** Sends to the slot's node under the read policy. */
   dispatch(): void {
     const node = this.router.pick(this.slot, this.read);
     if (node === null) {
-      if (!this.retried) { this.retried = true; void this.router.refreshed().then(() => this.dispatch()); return; }
+      if (!this.retried) { this.retried = true; this.keep(); void this.router.refreshed().then(() => this.dispatch()); return; }
       return this.target.onReply(this.router.unserved(this.slot, this.read));
     }
     this.sendTo(node, !this.router.isMasterOf(this.slot, node), false);
@@ -90,6 +96,7 @@ export class ClusterRequest implements ReplyTarget {
       case ErrKind.TryAgain:
         if (++this.tryAgains > MAX_TRYAGAIN) return this.target.onReply(reply);
         this.router.retries++;
+        this.keep();
         this.hops = 0; // each TRYAGAIN round starts over at the source (ASK again); bounded by MAX_TRYAGAIN
         setTimeout(() => this.dispatch(), Math.min(200, 10 * this.tryAgains));
         return;
@@ -123,6 +130,7 @@ export class ClusterRequest implements ReplyTarget {
     }
     this.retried = true;
     this.router.retries++;
+    this.keep();
     void this.router.refreshed().then(() => this.dispatch());
   }
 
