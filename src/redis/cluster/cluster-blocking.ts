@@ -7,6 +7,7 @@
  */
 import { encodeCommand } from '../../resp/index.js';
 import { UpstreamConnection, type ReplyTarget } from '../upstream-connection.js';
+import type { ClientSession } from '../session.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { ClusterRouter } from './cluster-router.js';
 import { classifyError, ErrKind, parseRedirect } from './redirect.js';
@@ -21,11 +22,15 @@ export class ClusterBlocking {
 
   constructor(private readonly router: ClusterRouter, private readonly opts: { connectTimeoutMs: number; maxReplyBytes: number }) {}
 
-  /** `raw` must be owned by the caller (it is kept until the reply). */
-  call(sessionId: number, raw: Buffer, slot: number, target: ReplyTarget): void {
+  /**
+   * `raw` must be owned by the caller (it is kept until the reply). Like Redis, the client's
+   * later commands wait until the blocking call is answered (the session is held).
+   */
+  call(s: ClientSession, raw: Buffer, slot: number, target: ReplyTarget): void {
     const node = this.router.pick(slot, false);
     if (node === null) return target.onReply(this.router.unserved(slot, false));
-    this.run(sessionId, raw, node, target, 0, false);
+    s.hold();
+    this.run(s.id, raw, node, { onReply(r) { target.onReply(r); s.unhold(); } }, 0, false);
   }
 
   private run(sid: number, raw: Buffer, node: ClusterNode, target: ReplyTarget, hops: number, asking: boolean): void {

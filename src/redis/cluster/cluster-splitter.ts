@@ -175,7 +175,7 @@ export class ClusterSplitter implements RequestHandler {
     let i = 1;
     while (i < keys.length && keySlot(buf, st[keys[i]], en[keys[i]]) === first) i++;
     if (i === keys.length) {
-      if (blocking) return this.router.blocking.call(s.id, Buffer.from(p.raw()), first, s.slot());
+      if (blocking) return this.router.blocking.call(s, Buffer.from(p.raw()), first, s.slot());
       return this.router.send(s.id, p.raw(), first, r.read, s.slot());
     }
     if (r.split === undefined || blocking) {
