@@ -4,7 +4,7 @@
  * http://127.0.0.1:8080; credentials as for `trellis fn` (`trellis login` or TRELLIS_PASSWORD).
  */
 import type { Command } from 'commander';
-import { loadCredentials, resolveGateway } from '../client/index.js';
+import { GatewayClient, loadCredentials, resolveGateway } from '../client/index.js';
 import { AsyncClient, resultBody, type AsyncCallView } from '../../faas/queue/client.js';
 
 interface Opts { gateway?: string; json?: boolean }
@@ -46,6 +46,45 @@ export function registerAsync(program: Command): void {
       if (o.body) { process.stdout.write(resultBody(v)); return; }
       if (o.json) { out(JSON.stringify(v, null, 2)); return; }
       out(describe(v));
+    });
+
+  cmd.command('worker')
+    .description('run a standalone queue-worker (like OpenFaaS\' queue-worker): takes jobs from the shared queue ' +
+      '(TRELLIS_NATS_URL, or --data-dir for sqlite) and invokes them through the gateway\'s /function/ route')
+    .option('-g, --gateway <url>', 'gateway URL')
+    .option('--data-dir <dir>', 'sqlite driver: the gateway\'s data directory (one machine only)')
+    .action(async (o: Opts & { dataDir?: string }) => {
+      const url = resolveGateway(o.gateway);
+      const creds = loadCredentials(url);
+      const queueMod = await import('../../faas/queue/index.js');
+      const config = queueMod.asyncConfigFromEnv(process.env, o.dataDir ?? '');
+      if (config.driver === 'sqlite' && !o.dataDir) throw new Error('set TRELLIS_NATS_URL (nats driver) or --data-dir (sqlite driver)');
+      const queue = await queueMod.openQueue(config);
+      const gw = new GatewayClient(url, creds);
+      const meta = new Map<string, { at: number; value: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined }>();
+      const invoke = queueMod.createHttpInvoker(url, creds
+        ? { headers: { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` } } : {});
+      const worker = new queueMod.QueueWorker({
+        queue, invoke, log: (l) => process.stderr.write(l + '\n'),
+        // Labels/annotations for per-function retry settings, cached for 5 s.
+        functionMeta: async (fn) => {
+          const hit = meta.get(fn);
+          if (hit && Date.now() - hit.at < 5000) return hit.value;
+          const st = await gw.get(fn).catch(() => undefined);
+          const value = st ? { labels: st.labels, annotations: st.annotations } : undefined;
+          meta.set(fn, { at: Date.now(), value });
+          return value;
+        },
+        ...(config.maxInflight ? { maxInflight: config.maxInflight } : {}),
+        ...(config.maxInflightPerFunction ? { maxInflightPerFunction: config.maxInflightPerFunction } : {}),
+        ...(config.retry ? { retry: config.retry } : {}), ...(config.callback ? { callback: config.callback } : {}),
+        ...(config.ackWaitMs ? { ackWaitMs: config.ackWaitMs } : {}),
+      });
+      worker.start();
+      out(`trellis async worker: ${config.driver} queue, invoking through ${url}`);
+      const stop = async () => { await worker.stop(10_000); await queue.close(); await invoke.close(); process.exit(0); };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
     });
 
   cmd.command('retry').description('re-drive a dead (or failed) call with a fresh attempt budget')

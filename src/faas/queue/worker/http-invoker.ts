@@ -14,7 +14,10 @@ export function forwardableHeaders(h: Record<string, string>): Record<string, st
   return out;
 }
 
-export function createHttpInvoker(gatewayUrl: string, opts: { timeoutMs?: number; connections?: number } = {}): InvokeFn & { close(): Promise<void> } {
+export function createHttpInvoker(
+  gatewayUrl: string,
+  opts: { timeoutMs?: number; connections?: number; /** e.g. authorization when the gateway guards invocations */ headers?: Record<string, string> } = {},
+): InvokeFn & { close(): Promise<void> } {
   const base = gatewayUrl.replace(/\/+$/, '');
   const agent = new Agent({ connections: opts.connections ?? 128, keepAliveTimeout: 10_000 });
   const timeout = opts.timeoutMs ?? 300_000;
@@ -23,7 +26,7 @@ export function createHttpInvoker(gatewayUrl: string, opts: { timeoutMs?: number
     const url = `${base}/function/${encodeURIComponent(fn)}${sub}${req.query ? `?${req.query}` : ''}`;
     const method = req.method.toUpperCase() as Dispatcher.HttpMethod;
     const res = await request(url, {
-      method, headers: forwardableHeaders(req.headers), dispatcher: agent, headersTimeout: timeout, bodyTimeout: timeout,
+      method, headers: { ...forwardableHeaders(req.headers), ...opts.headers }, dispatcher: agent, headersTimeout: timeout, bodyTimeout: timeout,
       ...(method === 'GET' || method === 'HEAD' ? {} : { body: req.body }),
     });
     const body = Buffer.from(await res.body.arrayBuffer());
