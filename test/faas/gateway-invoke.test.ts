@@ -160,7 +160,9 @@ test('malformed heads get 400 and close; other clients are unaffected', async (t
 
 test('502 when the instance dies, 504 on timeout; the function recovers', async (t) => {
   const { url, provider } = await startGateway(t);
-  await deploy(url, { service: 'flaky', envProcess: 'cat', timeout: '1s' });
+  // A generous timeout: after each crash the next request waits for a cold start, and the
+  // activator holds a request at most the function's timeout (slow on a loaded machine).
+  await deploy(url, { service: 'flaky', envProcess: 'cat', timeout: '60s' });
   const crash = await fetch(`${url}/function/flaky/crash`);
   assert.equal(crash.status, 502);
   assert.match(await crash.text(), /^function "flaky" instance \S+ failed: .+\n$/);
@@ -168,7 +170,11 @@ test('502 when the instance dies, 504 on timeout; the function recovers', async 
   // The instance's socket closes a moment before its exit is reported; until then a request
   // may still be sent to it (and get a 502). Wait for the provider to notice.
   const waitGone = async () => {
-    for (let i = 0; i < 100 && provider.instances('flaky').some((x) => x.state === 'ready'); i++) await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + 30_000;
+    while (provider.instances('flaky').some((x) => x.state === 'ready')) {
+      assert.ok(Date.now() < deadline, 'the crashed instance is reported gone');
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
   await waitGone();
 
@@ -180,13 +186,19 @@ test('502 when the instance dies, 504 on timeout; the function recovers', async 
 
   const ok = await fetch(`${url}/function/flaky/after`);
   assert.equal(ok.status, 200, 'a new instance serves');
+  await ok.text();
 
+  // A hanging call: 504 after the function's timeout, and the same (warm) instance still serves.
+  await deploy(url, { service: 'slow', envProcess: 'cat', timeout: '1s' });
   const t0 = Date.now();
-  const hang = await fetch(`${url}/function/flaky/hang`);
+  const hang = await fetch(`${url}/function/slow/hang`);
   assert.equal(hang.status, 504);
-  assert.match(await hang.text(), /^function "flaky" timed out after 1s\n$/);
+  assert.match(await hang.text(), /^function "slow" timed out after 1s\n$/);
   assert.ok(Date.now() - t0 >= 900);
-  assert.equal((await fetch(`${url}/function/flaky/still-fine`)).status, 200);
+  const fine = await fetch(`${url}/function/slow/still-fine`);
+  const fineBody = await fine.text();
+  assert.equal(fine.status, 200, fineBody);
+  assert.equal((JSON.parse(fineBody) as Echo).url, '/still-fine');
 });
 
 test('metrics: OpenFaaS names with the right counts', async (t) => {
