@@ -72,6 +72,8 @@ export interface Gateway {
   readonly activator: Activator;
   readonly registry: FunctionRegistry;
   readonly store: FunctionStore;
+  /** The Prometheus registry GET /metrics serves (extra metrics, e.g. queue_worker_*, can register here). */
+  readonly metricsRegistry: Registry;
   /** Mounts extra routes (e.g. the queue's /async-function/ and /system/async...); /system/* stays behind basic auth. */
   addRoute(method: string, pathPrefix: string, handler: RouteHandler): void;
   /** Invokes a function through the activator (scale from zero applies), body buffered. */
@@ -194,7 +196,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     address,
     url: () => { const a = address(); return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`; },
     adminPassword: pw.password,
-    provider, activator, registry: reg, store,
+    provider, activator, registry: reg, store, metricsRegistry: metrics.registry,
     addRoute(method, pathPrefix, handler) { extraRoutes.push({ method: method.toUpperCase(), prefix: pathPrefix, handler }); },
     invoke: (name, req) => invokeBuffered(slow, name, req),
     invokeStream: (name, req) => forwardViaHttp(slow, name, req),

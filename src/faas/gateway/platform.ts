@@ -37,6 +37,7 @@ export async function startFunctionPlatform(opts: PlatformOptions): Promise<Gate
         invoke: (name, req) => gw.invoke(name, req),
         functionMeta: (name) => gw.registry.record(name)?.spec,
         log: opts.log,
+        metricsRegistry: gw.metricsRegistry,
       }, opts.asyncQueue);
     } catch (err) {
       await gw.close();
