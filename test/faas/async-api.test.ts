@@ -13,23 +13,22 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createGateway, type Gateway } from '../../src/faas/gateway/index.js';
 import { attachAsync, type AsyncService } from '../../src/faas/queue/index.js';
-import { Registry } from 'prom-client';
 import { TestProvider } from './gateway-test-provider.js';
 import { ADMIN, deploy, startReceiver, until } from './async-helpers.js';
+import { getFreePort } from '../../src/util/net.js';
 
 let gw: Gateway;
 let svc: AsyncService;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let dataDir: string;
 const provider = new TestProvider();
-const metricsRegistry = new Registry();
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'trellis-async-api-'));
   gw = await createGateway({ listen: '127.0.0.1:0', dataDir, provider, adminPassword: 'secret', log: () => undefined });
   svc = await attachAsync({
     addRoute: (m, p, h) => gw.addRoute(m, p, h), invoke: (n, r) => gw.invoke(n, r),
-    functionMeta: (n) => gw.registry.record(n)?.spec, metricsRegistry,
+    functionMeta: (n) => gw.registry.record(n)?.spec, metricsRegistry: gw.metricsRegistry,
   }, {
     driver: 'sqlite', dataDir, ackWaitMs: 3000, maxInflight: 8,
     retry: { minWaitMs: 50, maxWaitMs: 200 }, callback: { minWaitMs: 50, maxWaitMs: 100 },
@@ -89,6 +88,28 @@ test('202 with X-Call-Id, then a callback with the OpenFaaS headers, and a polla
   assert.equal(s.result.body, 'hello async');
   assert.equal(s.result.statusCode, 200);
   assert.ok(Date.parse(s.finishedAt) >= Date.parse(s.enqueuedAt));
+  assert.equal(s.callback.status, 'delivered');
+  assert.equal(s.callback.attempts, 1);
+  assert.equal(s.callback.statusCode, 200);
+  assert.equal(s.callback.url, receiver.url);
+});
+
+test('a callback that fails after its retries is recorded in the call\'s status and shown by trellis async get', async () => {
+  const deadUrl = `http://127.0.0.1:${await getFreePort()}/cb`;
+  const res = await post('/async-function/echo/echo', { 'x-callback-url': deadUrl }, 'nobody listens');
+  const id = res.headers.get('x-call-id')!;
+  const s = await final(id);
+  assert.equal(s.status, 'succeeded', 'the function ran; only the callback failed');
+  assert.equal(s.callback.status, 'failed');
+  assert.equal(s.callback.attempts, 5);
+  assert.equal(s.callback.url, deadUrl);
+  assert.match(s.callback.lastError, /ECONNREFUSED|connect/i);
+  const run = promisify(execFile);
+  const env = { ...process.env, TRELLIS_GATEWAY: gw.url(), TRELLIS_PASSWORD: 'secret' };
+  const get = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'async', 'get', id], { env });
+  assert.match(get.stdout, /Callback:\s+\S+ \(failed after 5 attempts: /);
+  const metrics = await (await fetch(`${gw.url()}/metrics`)).text();
+  assert.match(metrics, /queue_worker_callbacks_failed_total\{function_name="echo"\} [1-9]/);
 });
 
 test('the call id, sub-path and query travel to the function', async () => {
@@ -174,8 +195,11 @@ test('trellis async ls / get / retry', async () => {
   await assert.rejects(cli('ls', '--status', 'nonsense'), /--status must be one of/);
 });
 
-test('queue_worker_* metrics count submissions, outcomes and retries', async () => {
-  const text = await metricsRegistry.metrics();
+test('queue_worker_* metrics on the gateway\'s GET /metrics count submissions, outcomes and retries', async () => {
+  const res = await fetch(`${gw.url()}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /gateway_function_invocation_total/, 'the gateway\'s own metrics are in the same scrape');
   assert.match(text, /queue_worker_messages_submitted_total\{function_name="echo"\} [1-9]/);
   assert.match(text, /queue_worker_messages_processed_total\{function_name="echo",status="succeeded"\} [1-9]/);
   assert.match(text, /queue_worker_messages_processed_total\{function_name="flaky",status="dead"\} [1-9]/);

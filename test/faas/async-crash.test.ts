@@ -80,6 +80,9 @@ for (const driver of ['sqlite', 'nats'] as const) {
     const st = await sample.json() as { status: string; result: { body: string } };
     assert.equal(st.status, 'succeeded');
     assert.equal(st.result.body, 'job-0');
+    // The real gateway process serves the queue's metrics on its own /metrics.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /queue_worker_messages_processed_total\{function_name="echo",status="succeeded"\} [1-9]/);
   });
 }
 

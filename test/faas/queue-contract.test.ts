@@ -98,6 +98,24 @@ for (const d of drivers) {
       await q.close();
     });
 
+    test('finish records how the callback ended; a re-drive clears it', async () => {
+      const q = await d.open();
+      const url = 'http://127.0.0.1:1/cb';
+      const { callId } = await q.enqueue({ fn: 'f', request: request('x'), callbackUrl: url });
+      const [r] = await reserveN(q, 1);
+      const failed = { url, status: 'failed' as const, attempts: 5, lastError: 'connect ECONNREFUSED 127.0.0.1:1', at: Date.now() };
+      await q.finish(r, 'failed', outcome(400), failed);
+      assert.deepEqual((await q.status(callId))?.callback, failed);
+      assert.equal(await q.retry(callId), true);
+      assert.equal((await q.status(callId))?.callback, undefined, 'a re-driven call has no callback result yet');
+      const [again] = await reserveN(q, 1);
+      const delivered = { url, status: 'delivered' as const, attempts: 1, statusCode: 200, at: Date.now() };
+      await q.finish(again, 'succeeded', outcome(200), delivered);
+      const q2 = await d.reopen(q);
+      assert.deepEqual((await q2.status(callId))?.callback, delivered, 'the callback result is stored with the job');
+      await q2.close();
+    });
+
     test('nack with a delay re-queues the job only after the delay', async () => {
       const q = await d.open();
       const { callId } = await q.enqueue({ fn: 'f', request: request('x') });

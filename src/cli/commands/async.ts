@@ -111,7 +111,12 @@ function describe(v: AsyncCallView): string {
   if (v.startedAt) lines.push(`Started:      ${v.startedAt}`);
   if (v.finishedAt) lines.push(`Finished:     ${v.finishedAt}`);
   if (v.nextAttemptAt) lines.push(`Next attempt: ${v.nextAttemptAt}`);
-  if (v.callbackUrl) lines.push(`Callback:     ${v.callbackUrl}`);
+  if (v.callbackUrl) {
+    const c = v.callback;
+    const why = c?.status === 'failed' && c.lastError ? `: ${c.lastError}` : '';
+    const how = c ? ` (${c.status} after ${c.attempts} attempt${c.attempts === 1 ? '' : 's'}${why})` : '';
+    lines.push(`Callback:     ${v.callbackUrl}${how}`);
+  }
   if (v.lastError) lines.push(`Last error:   ${v.lastError}`);
   if (v.result) {
     lines.push(`Result:       HTTP ${v.result.statusCode} in ${v.result.durationSeconds.toFixed(3)} s`);

@@ -114,6 +114,7 @@ export function stateJson(s: JobState): Record<string, unknown> {
     enqueuedAt: iso(s.enqueuedAt), startedAt: iso(s.startedAt), finishedAt: iso(s.finishedAt),
     nextAttemptAt: iso(s.nextAttemptAt), lastError: s.lastError, callbackUrl: s.callbackUrl,
   };
+  if (s.callback) out.callback = { ...s.callback, at: iso(s.callback.at) };
   if (s.result) {
     const r = s.result;
     const text = isText(r.headers['content-type']) && isUtf8(r.body);

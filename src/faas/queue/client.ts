@@ -25,6 +25,8 @@ export interface AsyncCallView {
   nextAttemptAt?: string;
   lastError?: string;
   callbackUrl?: string;
+  /** How the callback ended, once attempted. */
+  callback?: { url: string; status: 'delivered' | 'failed'; attempts: number; statusCode?: number; lastError?: string; at: string };
   result?: { statusCode: number; headers: Record<string, string>; durationSeconds: number; body: string; bodyEncoding: 'utf8' | 'base64' };
 }
 

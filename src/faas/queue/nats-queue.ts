@@ -10,7 +10,7 @@ import {
   headers as natsHeaders, type JetStreamClient, type JetStreamManager, type JsMsg, type KV, type NatsConnection,
 } from 'nats';
 import {
-  type AsyncQueue, type EnqueueInput, type EnqueueResult, type FinalStatus, type Job,
+  type AsyncQueue, type CallbackState, type EnqueueInput, type EnqueueResult, type FinalStatus, type Job,
   type JobOutcome, type JobState, type JobStatus, type QueueCommonOptions, type Reservation,
 } from './types.js';
 import { nowNs } from './codec.js';
@@ -137,12 +137,13 @@ export class NatsQueue implements AsyncQueue {
     this.leases.get(r.token)?.msg.working();
   }
 
-  async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome): Promise<void> {
+  async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome, callback?: CallbackState): Promise<void> {
     const lease = this.take(r);
     if (!lease) return;
     const state: JobState = {
       ...lease.state, status, finishedAt: Date.now(), result: outcome,
       ...(failureText(outcome) ? { lastError: failureText(outcome) } : {}),
+      ...(callback ? { callback } : {}),
     };
     await this.settle(lease.msg, r.job, state);
   }
@@ -212,6 +213,7 @@ export class NatsQueue implements AsyncQueue {
     const queued: JobState = { ...state, status: 'queued', attempts: 0 };
     delete queued.finishedAt;
     delete queued.nextAttemptAt;
+    delete queued.callback;
     await this.op(() => this.kv.put(callId, encodeState(queued)));
     await this.publishJob(job, `${callId}.retry.${randomUUID()}`);
     await this.op(() => this.jsm.streams.purge(this.names.dead, { filter: subject }));

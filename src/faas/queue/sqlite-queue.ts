@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   QUEUE_DEFAULTS, type AsyncQueue, type EnqueueInput, type EnqueueResult, type FinalStatus, type JobOutcome,
-  type JobState, type JobStatus, type Reservation, type QueueCommonOptions,
+  type JobState, type JobStatus, type Reservation, type QueueCommonOptions, type CallbackState,
 } from './types.js';
 import { decodeOutcome, encodeOutcome, nowNs } from './codec.js';
 
@@ -32,7 +32,7 @@ interface Row {
   body: Buffer; callback_url: string | null; status: JobStatus; attempts: number; max_attempts: number;
   not_before: number; lease_until: number | null; lease_token: string | null; enqueued_at: number;
   start_time_ns: string; started_at: number | null; finished_at: number | null; last_error: string | null;
-  result: Buffer | null;
+  result: Buffer | null; callback: string | null;
 }
 
 const SCHEMA = `
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
   not_before INTEGER NOT NULL, lease_until INTEGER, lease_token TEXT,
   enqueued_at INTEGER NOT NULL, start_time_ns TEXT NOT NULL, started_at INTEGER, finished_at INTEGER,
-  last_error TEXT, result BLOB
+  last_error TEXT, result BLOB, callback TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (status, not_before, seq);
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_until);
@@ -73,6 +73,9 @@ export class SqliteQueue implements AsyncQueue {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Databases created before the callback column existed get it added.
+    const cols = this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'callback')) this.db.exec('ALTER TABLE jobs ADD COLUMN callback TEXT');
     this.now = options.now ?? Date.now;
     this.fsyncEnqueue = (options.enqueueSync ?? 'full') === 'full';
     this.opts = {
@@ -187,10 +190,11 @@ export class SqliteQueue implements AsyncQueue {
       .run(this.now() + this.opts.ackWaitMs, r.token);
   }
 
-  async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome): Promise<void> {
+  async finish(r: Reservation, status: FinalStatus, outcome: JobOutcome, callback?: CallbackState): Promise<void> {
     this.stmt(`UPDATE jobs SET status = ?, finished_at = ?, lease_token = NULL, lease_until = NULL,
-        result = ?, last_error = ? WHERE lease_token = ? AND status = 'running'`)
-      .run(status, this.now(), encodeOutcome(outcome), outcome.error ?? errorOf(outcome), r.token);
+        result = ?, last_error = ?, callback = ? WHERE lease_token = ? AND status = 'running'`)
+      .run(status, this.now(), encodeOutcome(outcome), outcome.error ?? errorOf(outcome),
+        callback ? JSON.stringify(callback) : null, r.token);
   }
 
   async nack(r: Reservation, delayMs: number, outcome?: JobOutcome): Promise<'queued' | 'dead'> {
@@ -226,7 +230,7 @@ export class SqliteQueue implements AsyncQueue {
 
   async retry(callId: string): Promise<boolean> {
     const info = this.stmt(`UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, finished_at = NULL,
-        lease_token = NULL, lease_until = NULL WHERE call_id = ? AND status IN ('dead', 'failed')`).run(this.now(), callId);
+        lease_token = NULL, lease_until = NULL, callback = NULL WHERE call_id = ? AND status IN ('dead', 'failed')`).run(this.now(), callId);
     if (info.changes > 0) this.wake.emit('job');
     return info.changes > 0;
   }
@@ -284,5 +288,6 @@ function rowToState(row: Row): JobState {
   if (row.last_error) s.lastError = row.last_error;
   if (row.callback_url) s.callbackUrl = row.callback_url;
   if (row.result) s.result = decodeOutcome(row.result);
+  if (row.callback) s.callback = JSON.parse(row.callback) as CallbackState;
   return s;
 }

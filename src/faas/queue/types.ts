@@ -64,6 +64,20 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead';
 export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'dead'];
 export type FinalStatus = 'succeeded' | 'failed' | 'dead';
 
+/** How the X-Callback-Url POST ended (after its retries). */
+export interface CallbackState {
+  url: string;
+  status: 'delivered' | 'failed';
+  /** POSTs made (1 = delivered or rejected at the first try). */
+  attempts: number;
+  /** The receiver's last HTTP status, when it answered. */
+  statusCode?: number;
+  /** Why the last POST failed (connection error or `HTTP <code>`). */
+  lastError?: string;
+  /** Epoch ms of the last POST. */
+  at: number;
+}
+
 export interface JobState {
   callId: string;
   fn: string;
@@ -80,6 +94,8 @@ export interface JobState {
   callbackUrl?: string;
   /** Last outcome (final result once finished); kept for the result TTL. */
   result?: JobOutcome;
+  /** Set once the callback was attempted (a re-drive clears it). */
+  callback?: CallbackState;
 }
 
 export interface EnqueueResult {
@@ -100,8 +116,8 @@ export interface AsyncQueue {
   reserve(max: number, waitMs: number): Promise<Reservation[]>;
   /** Extends the lease (JetStream `working()`), for long-running attempts. */
   extend(r: Reservation): Promise<void>;
-  /** Finishes the job with a final status and outcome; ack happens only here. */
-  finish(r: Reservation, status: FinalStatus, outcome: JobOutcome): Promise<void>;
+  /** Finishes the job with a final status, outcome and callback result; ack happens only here. */
+  finish(r: Reservation, status: FinalStatus, outcome: JobOutcome, callback?: CallbackState): Promise<void>;
   /** Retry later: queued again after delayMs, or dead when this was the last attempt. */
   nack(r: Reservation, delayMs: number, outcome?: JobOutcome): Promise<'queued' | 'dead'>;
   /** Gives the job back after delayMs without counting the attempt (worker saturated). */

@@ -4,7 +4,7 @@
  * acks only after all that. Delivery is at-least-once: a worker that dies mid-job leaves
  * a lease that expires, and the job runs again; functions de-duplicate on X-Call-Id.
  */
-import type { AsyncQueue, JobOutcome, Reservation } from '../types.js';
+import type { AsyncQueue, CallbackState, JobOutcome, Reservation } from '../types.js';
 import { DEFAULT_RETRY_POLICY, decideAfterAttempt, parseRetryAfterMs, retryPolicyFor, type RetryPolicy } from './retry-policy.js';
 import { DEFAULT_CALLBACK_OPTIONS, deliverCallback, type CallbackOptions } from './callback.js';
 import type { FunctionMetaLookup, InvokeFn } from './types.js';
@@ -164,15 +164,21 @@ export class QueueWorker {
         await q.nack(r, decision.delayMs, outcome);
         return;
       }
+      let callback: CallbackState | undefined;
       if (job.callbackUrl) {
         const cb = await deliverCallback(job.callbackUrl, { callId: job.callId, fn: job.fn, startTimeNs: job.startTimeNs, outcome }, this.callbackOpts, { random: this.random });
+        callback = {
+          url: job.callbackUrl, status: cb.ok ? 'delivered' : 'failed', attempts: cb.attempts, at: Date.now(),
+          ...(cb.status !== undefined ? { statusCode: cb.status } : {}),
+          ...(!cb.ok ? { lastError: cb.error ?? `HTTP ${cb.status}` } : {}),
+        };
         if (!cb.ok) {
           this.stats.callbacksFailed++;
           this.metrics.callbackFailed(job.fn);
-          this.log(`async: callback for ${job.callId} to ${job.callbackUrl} failed after ${cb.attempts} attempts: ${cb.error ?? `HTTP ${cb.status}`}`);
+          this.log(`async: callback for ${job.callId} to ${job.callbackUrl} failed after ${cb.attempts} attempts: ${callback.lastError}`);
         }
       }
-      await q.finish(r, decision.action, outcome);
+      await q.finish(r, decision.action, outcome, callback);
       this.stats[decision.action]++;
       this.metrics.processed(job.fn, decision.action);
     } finally {
