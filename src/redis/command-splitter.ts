@@ -86,6 +86,9 @@ export class CommandSplitter implements RequestHandler {
   private invalid = 0;
   private crossShard = 0;
   private fragments = 0;
+  /** Scratch: each key's shard for the request being routed; group index per backend. */
+  private keyShards = new Int32Array(64);
+  private groupOf = new Int32Array(16);
 
   /** features: transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL (clients/features.ts). */
   constructor(private readonly router: Router, private readonly infoSection: () => string, private readonly features: StatefulFeatures | null = null) {}
@@ -158,10 +161,19 @@ export class CommandSplitter implements RequestHandler {
     const buf = p.buffer;
     const st = p.argStart;
     const en = p.argEnd;
-    const first = this.router.shardOf(buf, st[keys[0]], en[keys[0]]);
-    let i = 1;
-    while (i < keys.length && this.router.shardOf(buf, st[keys[i]], en[keys[i]]) === first) i++;
-    if (i === keys.length) return this.forward(s, first, p.raw());
+    const nk = keys.length;
+    if (this.keyShards.length < nk) this.keyShards = new Int32Array(nk * 2);
+    const ks = this.keyShards;
+    const first = ks[0] = this.router.shardOf(buf, st[keys[0]], en[keys[0]]);
+    let same = true;
+    for (let i = 1; i < nk; i++) {
+      const sh = ks[i] = this.router.shardOf(buf, st[keys[i]], en[keys[i]]);
+      if (sh !== first) {
+        same = false;
+        if (r.split === undefined) break;
+      }
+    }
+    if (same) return this.forward(s, first, p.raw());
     if (r.split === undefined) {
       this.crossShard++;
       return s.reply(CROSSSHARD);
@@ -173,26 +185,30 @@ export class CommandSplitter implements RequestHandler {
 
   /** One sub-command per shard holding some of the keys; layout remembers the client's order. */
   private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
-    const shardIndex = new Map<number, number>();
+    const nb = this.router.backends.length;
+    if (this.groupOf.length < nb) this.groupOf = new Int32Array(nb);
+    const groupOf = this.groupOf;
+    groupOf.fill(-1, 0, nb);
+    const ks = this.keyShards;
     const shards: number[] = [];
     const layout: number[][] = [];
     const args: Buffer[][] = [];
     const name = p.arg(0);
+    const pairs = r.split === 'pairs';
     for (let j = 0; j < keys.length; j++) {
       const k = keys[j];
-      const shard = this.router.shardOf(p.buffer, p.argStart[k], p.argEnd[k]);
+      const shard = ks[j];
       if (shard < 0) return s.reply(NO_HOST);
-      let g = shardIndex.get(shard);
-      if (g === undefined) {
-        g = shards.length;
-        shardIndex.set(shard, g);
+      let g = groupOf[shard];
+      if (g < 0) {
+        g = groupOf[shard] = shards.length;
         shards.push(shard);
         layout.push([]);
         args.push([name]);
       }
       layout[g].push(j);
       args[g].push(p.arg(k));
-      if (r.split === 'pairs') args[g].push(p.arg(k + 1));
+      if (pairs) args[g].push(p.arg(k + 1));
     }
     this.fragments += shards.length;
     const gather = new Gather(s.slot(), shards.length, r.merge!, layout, keys.length);

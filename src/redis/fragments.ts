@@ -3,7 +3,7 @@
  * shard) and, once all arrived, merges them into the client's single reply. Merge functions
  * work on original reply bytes: elements are sliced out, never decoded and re-encoded.
  */
-import { ReplyScanner } from '../resp/index.js';
+import { arrayHeader, ReplyScanner } from '../resp/index.js';
 import { errorReply } from './errors.js';
 import type { ReplyTarget } from './upstream-connection.js';
 
@@ -40,6 +40,8 @@ const MINUS = 45;
 const COLON = 58;
 const STAR = 42;
 const DOLLAR = 36;
+const PLUS = 43;
+const UNDERSCORE = 95;
 
 export function isError(b: Buffer): boolean { return b[0] === MINUS; }
 
@@ -57,26 +59,57 @@ export function readInteger(b: Buffer): number {
 function integer(n: number): Buffer { return Buffer.from(`:${n}\r\n`); }
 
 /** Elements of an array reply as their original bytes; null for a null array. */
+/** Decimal integer in b[s, e) (reply headers come from Redis, so no validation beyond digits). */
+function intAt(b: Buffer, s: number, e: number): number {
+  let i = s;
+  let neg = false;
+  if (b[i] === MINUS) { neg = true; i++; }
+  let n = 0;
+  for (; i < e; i++) n = n * 10 + (b[i] - 48);
+  return neg ? -n : n;
+}
+
+/**
+ * Elements of an array reply as their original bytes; null for a null array. Flat elements
+ * (bulk, integer, simple, error, null) are sliced directly; nested ones go through a scanner.
+ */
 export function arrayElements(b: Buffer): Buffer[] | null {
   if (b[0] !== STAR) throw new Error(`expected an array reply, got "${b.toString('latin1', 0, Math.min(b.length, 40)).trim()}"`);
   const lf = b.indexOf(10);
-  const n = Number(b.toString('latin1', 1, lf - 1));
+  const n = intAt(b, 1, lf - 1);
   if (n < 0) return null;
   const out: Buffer[] = new Array(n);
-  if (n === 0) return out;
-  const sc = new ReplyScanner({ maxArrayLength: 1 << 30, maxBulkBytes: 1 << 30 });
-  sc.feed(b.subarray(lf + 1));
+  let p = lf + 1;
   for (let i = 0; i < n; i++) {
-    const f = sc.nextFrame();
-    if (f === null) throw new Error('truncated array reply');
-    out[i] = f;
+    const t = b[p];
+    if (t === DOLLAR) {
+      const e = b.indexOf(10, p);
+      const len = intAt(b, p + 1, e - 1);
+      const end = len < 0 ? e + 1 : e + 3 + len;
+      if (e < 0 || end > b.length) throw new Error('truncated array reply');
+      out[i] = b.subarray(p, end);
+      p = end;
+    } else if (t === COLON || t === PLUS || t === MINUS || t === UNDERSCORE) {
+      const e = b.indexOf(10, p);
+      if (e < 0) throw new Error('truncated array reply');
+      out[i] = b.subarray(p, e + 1);
+      p = e + 1;
+    } else {
+      const sc = new ReplyScanner({ maxArrayLength: 1 << 30, maxBulkBytes: 1 << 30 });
+      sc.feed(b.subarray(p));
+      for (; i < n; i++) {
+        const f = sc.nextFrame();
+        if (f === null) throw new Error('truncated array reply');
+        out[i] = f;
+      }
+    }
   }
   return out;
 }
 
 function concatArray(elements: Buffer[]): Buffer {
   const parts: Buffer[] = new Array(elements.length + 1);
-  parts[0] = Buffer.from(`*${elements.length}\r\n`);
+  parts[0] = arrayHeader(elements.length);
   for (let i = 0; i < elements.length; i++) parts[i + 1] = elements[i];
   return Buffer.concat(parts);
 }

@@ -30,6 +30,10 @@ export async function proxyFixture(t: HasAfter, n: number, opts: Partial<PoolOpt
   const servers = await startRedisMany(n, t, { args: serverArgs });
   proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: servers.map((s) => s.address), ...opts });
   const { port } = proxy.address();
+  // Start from connected backends, so a loaded machine cannot turn startup into test noise.
+  for (const deadline = Date.now() + 15_000; !proxy.stats().backends.every((b) => b.connected) && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const mk = (p: number) => {
     const c = new Redis({ host: '127.0.0.1', port: p, maxRetriesPerRequest: 0, enableReadyCheck: false, enableOfflineQueue: true });
     clients.push(c);
