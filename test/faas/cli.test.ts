@@ -85,6 +85,7 @@ test('trellis fn: new, deploy -f stack.yml, list, invoke, describe, scale, logs,
   assert.equal(inv.code, 0, inv.stderr);
   assert.equal(JSON.parse(inv.stdout).message, 'Hello, bob!');
   const sh = await run(['fn', 'invoke', 'shout', '--path', '/x'], 'data');
+  assert.equal(sh.code, 0, sh.stderr);
   assert.equal(sh.stdout.trim(), 'Hello from shout (POST /x): data');
   assert.equal((await run(['fn', 'invoke', 'echo'], 'round trip')).stdout, 'round trip');
 
@@ -110,8 +111,11 @@ test('trellis fn: new, deploy -f stack.yml, list, invoke, describe, scale, logs,
   // a source change rolls over to version 2
   writeFileSync(join(work, 'hello', 'handler.js'), 'export default async () => "v2";\n');
   const update = await inWork(['fn', 'deploy', '--filter', 'hello']);
+  assert.equal(update.code, 0, update.stderr);
   assert.match(update.stdout, /hello: updated \(rolling\)/);
-  assert.equal((await run(['fn', 'invoke', 'hello'], '')).stdout, 'v2');
+  const v2 = await run(['fn', 'invoke', 'hello'], '');
+  assert.equal(v2.code, 0, v2.stderr);
+  assert.equal(v2.stdout, 'v2');
 
   // secrets: created from stdin, mounted as a file for the function
   const sec = await run(['secret', 'create', 'api-key'], 'top-secret');

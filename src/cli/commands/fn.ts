@@ -6,12 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  GatewayClient, addToStack, buildStackFunction, createFromTemplate, deployStackFunction, loadCredentials,
-  readStack, resolveGateway, saveCredentials, type StackFunction,
-} from '../client/index.js';
-import { LANGS } from '../../faas/build/index.js';
+import { GatewayClient } from '../client/gateway-client.js';
+import { loadCredentials, resolveGateway, saveCredentials } from '../client/config.js';
+import type { StackFunction } from '../client/stack.js';
+import { LANGS } from '../../faas/build/manifest.js';
 import { describeFunction, durationMs, printTable } from '../client/format.js';
+
+/** Stack files, templates and the build pipeline load only for the commands that use them. */
+const heavy = () => import('../client/index.js');
 
 interface GatewayOpt { gateway?: string }
 
@@ -68,6 +70,7 @@ export function registerFn(program: Command): void {
     .option('-g, --gateway <url>', 'gateway URL written to a new stack file')
     .action(async (name: string, o: { lang: string; yaml: string } & GatewayOpt) => {
       if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) throw new Error(`invalid function name "${name}": use a DNS-1123 label (lower-case letters, digits, "-")`);
+      const { createFromTemplate, addToStack } = await heavy();
       const created = await createFromTemplate(name, o.lang, process.cwd());
       await addToStack(o.yaml, name, created.lang, resolveGateway(o.gateway));
       out(`created ./${name}/ (${created.lang}: ${created.files.join(', ')}) and added "${name}" to ${o.yaml}`);
@@ -81,6 +84,7 @@ export function registerFn(program: Command): void {
     .option('--filter <name>', 'only this function of the stack file')
     .action(async (dir: string | undefined, o: { yaml?: string; lang?: string; filter?: string }) => {
       const stackFile = dir ? undefined : o.yaml ?? defaultStack();
+      const { readStack, buildStackFunction } = await heavy();
       const fns: StackFunction[] = stackFile
         ? selectFunctions(readStack(stackFile).functions, o.filter).filter((f) => f.handlerDir)
         : [{ name: basename(resolve(dir ?? '.')), handlerDir: resolve(dir ?? '.'), lang: o.lang, environment: {}, labels: {}, annotations: {}, secrets: [] }];
@@ -109,6 +113,7 @@ export function registerFn(program: Command): void {
     .action(async (dir: string | undefined, o: DeployFlags) => {
       const stackFile = dir || o.fprocess ? undefined : o.yaml ?? defaultStack();
       if (!dir && !o.fprocess && !stackFile) throw new Error('nothing to deploy: give a directory, -f stack.yml, or --fprocess with --name');
+      const { readStack, deployStackFunction } = await heavy();
       const stack = stackFile ? readStack(stackFile) : undefined;
       const c = client(o, stack?.gateway);
       const fns = stack ? selectFunctions(stack.functions, o.filter) : [singleFunction(dir, o)];
