@@ -148,6 +148,11 @@ export class ClientConnection implements UpstreamOwner {
   private handleClientEnd(): void {
     this.clientEnded = true;
     if (this.state === State.Head) this.sock.end();
+    // EOF while the activator still holds the request: the client went away (a closing
+    // client sends FIN, and with allowHalfOpen no 'close' follows). Like Knative's activator
+    // (Go cancels the request's context on EOF), drop it from the queue rather than run it
+    // for nobody; destroy → 'close' → handleClientClose aborts the hold.
+    else if (this.state === State.Lease && this.held !== null) this.sock.destroy();
   }
 
   private handleClientClose(): void {
