@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { startNats, type NatsServer } from '../helpers/servers.js';
-import { SqliteQueue, NatsQueue, type AsyncQueue, type JobOutcome, type QueueCommonOptions, type Reservation } from '../../src/faas/queue/index.js';
+import { SqliteQueue, NatsQueue, openQueue, type AsyncQueue, type JobOutcome, type QueueCommonOptions, type Reservation } from '../../src/faas/queue/index.js';
 
 const ACK_WAIT = 1500;
 
@@ -40,6 +40,19 @@ const drivers: Driver[] = [
       const dir = mkdtempSync(join(tmpdir(), 'trellis-q-'));
       dirs.push(dir);
       const make = async () => new SqliteQueue({ file: join(dir, 'q.db'), ackWaitMs: ACK_WAIT, ...o });
+      const q = await make();
+      opened.set(q, make);
+      return q;
+    },
+    async reopen(q) { await q.close(); const q2 = await opened.get(q)!(); opened.set(q2, opened.get(q)!); return q2; },
+  },
+  {
+    // The same store run on the caller's thread (what an injected clock uses).
+    name: 'sqlite (inline)',
+    async open(o = {}) {
+      const dir = mkdtempSync(join(tmpdir(), 'trellis-q-'));
+      dirs.push(dir);
+      const make = async () => new SqliteQueue({ file: join(dir, 'q.db'), ackWaitMs: ACK_WAIT, inline: true, ...o });
       const q = await make();
       opened.set(q, make);
       return q;
@@ -259,3 +272,20 @@ for (const d of drivers) {
     });
   });
 }
+
+test('sqlite: an unusable database path is a clear error from openQueue, not a crash', async () => {
+  await assert.rejects(openQueue({ driver: 'sqlite', dataDir: '/dev/null/not-a-dir' }), /async queue database .*async-queue\.db: .*ENOTDIR/);
+});
+
+test('sqlite: 200 concurrent enqueues all resolve, and every one survives reopening', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-q-'));
+  dirs.push(dir);
+  const q = new SqliteQueue({ file: join(dir, 'q.db') });
+  const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => q.enqueue({ fn: 'f', request: request(`c-${i}`) })));
+  await q.close();
+  const q2 = new SqliteQueue({ file: join(dir, 'q.db') });
+  const got = await reserveN(q2, 200);
+  assert.deepEqual(got.map((r) => r.job.callId).sort(), ids.map((r) => r.callId).sort());
+  assert.ok(got.every((r) => Buffer.isBuffer(r.job.request.body)));
+  await q2.close();
+});

@@ -64,7 +64,9 @@ export async function openQueue(c: AsyncConfig): Promise<AsyncQueue> {
     return NatsQueue.connect({ servers: c.natsServers, ...(c.natsStream ? { stream: c.natsStream } : {}), ...common });
   }
   if (!c.dataDir) throw new Error('async queue driver "sqlite" needs a data directory');
-  return new SqliteQueue({ file: join(c.dataDir, 'async-queue.db'), ...(c.sqliteSync ? { enqueueSync: c.sqliteSync } : {}), ...common });
+  const q = new SqliteQueue({ file: join(c.dataDir, 'async-queue.db'), ...(c.sqliteSync ? { enqueueSync: c.sqliteSync } : {}), ...common });
+  try { await q.ready; } catch (err) { await q.close(); throw err; }
+  return q;
 }
 
 export async function attachAsync(host: AsyncHost, c: AsyncConfig): Promise<AsyncService> {
