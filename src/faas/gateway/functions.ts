@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { autoscalerConfig, resolveScalingSpec, ScalingSpecError, type AutoscalerConfig } from '../autoscaler/index.js';
 import { MANIFEST_FILE, readManifest, type BundleManifest } from '../build/index.js';
 import type { RuntimeProvider } from '../runtime/provider.js';
 import type { FunctionStore } from '../store/index.js';
@@ -30,6 +31,8 @@ export class FunctionRegistry {
     private readonly provider: RuntimeProvider,
     private readonly metrics: GatewayMetrics,
     readonly bundlesDir: string,
+    /** The platform's autoscaler settings: defaults for a deployment's scaling annotations. */
+    private readonly scaling: AutoscalerConfig = autoscalerConfig(),
   ) {}
 
   lookup(name: string): FunctionRoute | undefined { return this.routes.get(name); }
@@ -59,7 +62,7 @@ export class FunctionRegistry {
     const record: FunctionRecord = {
       name: spec.service, spec, ...(bundleId ? { bundleId } : {}),
       createdAt: existing?.createdAt ?? now, updatedAt: now,
-      replicas: existing ? existing.replicas : initialReplicas(spec),
+      replicas: replicasAtDeploy(spec, this.scaling, existing?.replicas),
       version: (existing?.version ?? 0) + 1,
     };
     this.store.putFunction(record);
@@ -175,7 +178,25 @@ export class FunctionRegistry {
   }
 }
 
-function initialReplicas(spec: FunctionDeployment): number {
-  const min = Number(spec.labels?.['com.openfaas.scale.min'] ?? spec.annotations?.['autoscaling.knative.dev/min-scale'] ?? 1);
-  return Number.isInteger(min) && min >= 0 && min <= 1000 ? min : 1;
+/**
+ * Instances a deployment gets, from its scaling spec (resolveScalingSpec's precedence:
+ * Knative annotations > OpenFaaS labels > platform defaults). A new function starts at
+ * Knative's initial-scale, at least min-scale; an update keeps the current count, moved into
+ * [min-scale, max-scale]. The autoscaler takes over from there. Invalid scaling keys are a 400.
+ */
+export function replicasAtDeploy(spec: FunctionDeployment, cfg: AutoscalerConfig, current?: number): number {
+  let s;
+  try {
+    s = resolveScalingSpec(spec.service, spec, cfg);
+  } catch (err) {
+    if (err instanceof ScalingSpecError) throw new ValidationError(`invalid deployment: ${err.key}: ${err.message.slice(err.message.indexOf(err.key) + err.key.length + 2)}`);
+    throw err;
+  }
+  let n = current ?? Math.max(s.initialScale, s.minScale);
+  n = Math.max(n, s.minScale);
+  if (s.maxScale > 0) n = Math.min(n, s.maxScale);
+  if (n > MAX_REPLICAS) throw new ValidationError(`invalid deployment: ${n} instances at deploy (min-scale / initial-scale) is more than ${MAX_REPLICAS}`);
+  return n;
 }
+
+const MAX_REPLICAS = 1000;

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { createActivator } from '../activator/index.js';
+import { autoscalerConfig, type AutoscalerConfig } from '../autoscaler/index.js';
 import type { Activator } from '../activator/types.js';
 import type { FunctionRecord } from '../types.js';
 import type { RuntimeProvider } from '../runtime/provider.js';
@@ -39,6 +40,8 @@ export interface ActivatorDeps {
   listFunctions: () => string[];
   /** The gateway's /metrics registry. */
   registry: Registry;
+  /** The platform's autoscaler settings (GatewayOptions.autoscaler over Knative's defaults). */
+  autoscaler: AutoscalerConfig;
   log: (line: string) => void;
 }
 
@@ -53,6 +56,11 @@ export interface GatewayOptions {
    * autoscaling incl. scale to zero); `'direct'` = plain round-robin over ready instances.
    */
   activator?: Activator | 'direct' | ((deps: ActivatorDeps) => Activator);
+  /**
+   * Platform autoscaler settings (Knative's config-autoscaler): used by the activator and for
+   * the instances a deployment starts with (initial-scale, min-scale). Invalid → throws.
+   */
+  autoscaler?: Partial<AutoscalerConfig>;
   /** Overrides TRELLIS_ADMIN_PASSWORD and the stored password. */
   adminPassword?: string;
   auth?: { invoke?: boolean };
@@ -95,6 +103,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     log(`trellis gateway: generated admin password for user "${ADMIN_USER}": ${pw.password}\n` +
       `  (saved to ${pw.file}, mode 0600; set TRELLIS_ADMIN_PASSWORD to choose your own)`);
   }
+  const scaling = autoscalerConfig(opts.autoscaler);
   const store = openSqliteStore(dataDir);
   const ownsProvider = typeof opts.provider === 'function';
   const provider = typeof opts.provider === 'function'
@@ -105,10 +114,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     (name) => registry?.record(name)?.replicas ?? 0,
     () => registry?.names() ?? [],
   );
-  registry = new FunctionRegistry(store, provider, metrics, bundlesDir);
+  registry = new FunctionRegistry(store, provider, metrics, bundlesDir, scaling);
   const reg = registry;
   const activatorDeps: ActivatorDeps = {
-    provider, functions: (n) => reg.record(n), listFunctions: () => reg.names(), registry: metrics.registry, log,
+    provider, functions: (n) => reg.record(n), listFunctions: () => reg.names(), registry: metrics.registry, autoscaler: scaling, log,
   };
   const ownsActivator = typeof opts.activator !== 'object';
   const activator = opts.activator === 'direct' ? createDirectActivator(provider)
