@@ -7,36 +7,31 @@
  *     listen: 127.0.0.1:8080
  *     data_dir: ./.trellis
  *     auth: { invoke: false }
- *     warm_pool: true
+ *     warm_pool: { node: 2, python3: 1 }   # or true / false
+ *     autoscaler: { stable_window: 60s, scale_to_zero_grace_period: 30s, ... }
+ *
+ * The section's schema is shared with `trellis up` (src/faas/gateway/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { startFunctionPlatform } from '../../faas/gateway/platform.js';
+import { gatewaySectionSchema, gatewaySettings, parseGatewaySection, type GatewaySection } from '../../faas/gateway/config.js';
 import { asyncConfigFromEnv } from '../../faas/queue/index.js';
 import { readPackageVersion } from '../version.js';
 
-const fileSchema = z.object({
-  gateway: z.object({
-    listen: z.string().optional(),
-    data_dir: z.string().optional(),
-    auth: z.object({ invoke: z.boolean().optional() }).strict().optional(),
-    warm_pool: z.boolean().optional(),
-  }).strict().optional(),
-}).loose();
-
 interface Flags { listen?: string; dataDir?: string; config?: string; warmPool: boolean }
 
-function readConfig(file: string): z.infer<typeof fileSchema>['gateway'] {
+/** The file's `gateway:` section (other top-level sections, e.g. for `trellis up`, are ignored). */
+export function readGatewayConfig(file: string): GatewaySection {
   let raw: unknown;
   try { raw = parseYaml(readFileSync(file, 'utf8')); } catch (err) { throw new Error(`${file}: ${(err as Error).message}`); }
-  const r = fileSchema.safeParse(raw ?? {});
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new Error(`${file}: ${i.path.join('.')}: ${i.message}`);
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw new Error(`${file}: expected a mapping with a gateway: section`);
+  try {
+    return parseGatewaySection(gatewaySectionSchema, (raw as { gateway?: unknown } | null)?.gateway);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
   }
-  return r.data.gateway ?? {};
 }
 
 export function registerGateway(program: Command): void {
@@ -47,14 +42,17 @@ export function registerGateway(program: Command): void {
     .option('--config <file>', 'YAML file with a gateway: section')
     .option('--no-warm-pool', 'do not keep pre-started generic watchdogs for cold starts')
     .action(async (f: Flags) => {
-      const file = f.config ? readConfig(f.config) : {};
-      const dataDir = f.dataDir ?? file?.data_dir ?? './.trellis';
+      const file: GatewaySection = f.config ? readGatewayConfig(f.config) : {};
+      let settings;
+      try { settings = gatewaySettings(file); } catch (err) { throw new Error(`${f.config}: ${(err as Error).message}`); }
+      const dataDir = f.dataDir ?? file.data_dir ?? './.trellis';
       const gw = await startFunctionPlatform({
-        listen: f.listen ?? file?.listen ?? '127.0.0.1:8080',
+        listen: f.listen ?? file.listen ?? '127.0.0.1:8080',
         dataDir,
         asyncQueue: asyncConfigFromEnv(process.env, dataDir),
-        auth: { invoke: file?.auth?.invoke ?? false },
-        warmPool: f.warmPool && file?.warm_pool !== false,
+        auth: { invoke: file.auth?.invoke ?? false },
+        warmPool: f.warmPool ? settings.warmPool : false,
+        autoscaler: settings.autoscaler,
         version: readPackageVersion(),
       });
       process.stdout.write(`trellis gateway listening on ${gw.url()} (data in ${dataDir})\n`);

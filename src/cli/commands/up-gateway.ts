@@ -6,13 +6,18 @@
  *   gateway:
  *     listen: 127.0.0.1:8080
  *     data_dir: ./.trellis
- *     warm_pool: true
+ *     warm_pool: true         # or false, or sizes: { node: 2, python3: 1 }
+ *     autoscaler: { stable_window: 60s, scale_to_zero_grace_period: 30s, ... }
  *     examples: true          # or a path to another stack.yml; false deploys nothing
+ *
+ * The fields it shares with `trellis gateway --config` come from one schema
+ * (src/faas/gateway/config.ts); `enabled` and `examples` are `trellis up`'s own.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { startFunctionPlatform } from '../../faas/gateway/platform.js';
+import { gatewaySectionShape, gatewaySettings, parseGatewaySection, type GatewaySettings } from '../../faas/gateway/config.js';
 import { asyncConfigFromEnv } from '../../faas/queue/index.js';
 import { ConfigError } from '../../redis/index.js';
 import { deployStack, GatewayClient, packageRoot } from '../client/index.js';
@@ -20,23 +25,20 @@ import { readPackageVersion } from '../version.js';
 import type { RunningComponent, UpComponent, UpConfig, UpOptions } from './up.js';
 
 const sectionSchema = z.object({
+  ...gatewaySectionShape,
   enabled: z.boolean().optional(),
-  listen: z.string().optional(),
-  data_dir: z.string().optional(),
-  warm_pool: z.boolean().optional(),
-  auth: z.object({ invoke: z.boolean().optional() }).strict().optional(),
   examples: z.union([z.boolean(), z.string()]).optional(),
 }).strict();
 
 export const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:8080';
 
-function readSection(config: UpConfig): z.infer<typeof sectionSchema> {
-  const r = sectionSchema.safeParse(config.gateway ?? {});
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ConfigError(`gateway.${i.path.join('.')}: ${i.message}`);
+function readSection(config: UpConfig): z.infer<typeof sectionSchema> & { settings: GatewaySettings } {
+  try {
+    const section = parseGatewaySection(sectionSchema, config.gateway);
+    return { ...section, settings: gatewaySettings(section) };
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  return r.data;
 }
 
 export const gatewayComponent: UpComponent = {
@@ -55,7 +57,8 @@ export const gatewayComponent: UpComponent = {
       dataDir,
       asyncQueue: asyncConfigFromEnv(process.env, dataDir),
       auth: { invoke: section.auth?.invoke ?? false },
-      warmPool: section.warm_pool !== false,
+      warmPool: section.settings.warmPool,
+      autoscaler: section.settings.autoscaler,
       version: readPackageVersion(),
     });
     let deployed: string[] = [];

@@ -239,5 +239,9 @@ function parseListen(s: string): { host: string; port: number } {
 export { type InvokeRequest, type InvokeResponse, type Outcome } from './invoke.js';
 export { type RouteHandler } from './api.js';
 export { FunctionRegistry, NAMESPACE } from './functions.js';
+export {
+  gatewaySectionSchema, gatewaySectionShape, gatewaySettings, parseGatewaySection, GatewayConfigError,
+  type GatewaySection, type GatewaySettings,
+} from './config.js';
 export { ADMIN_USER, PASSWORD_FILE } from './auth.js';
 export { deploymentSchema, NAME_RE, DEFAULT_TIMEOUT_MS } from './validation.js';

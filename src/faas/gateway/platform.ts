@@ -10,8 +10,11 @@ import { WarmPool } from '../runtime/pool/index.js';
 import { createGateway, type Gateway, type GatewayOptions } from './index.js';
 
 export interface PlatformOptions extends Omit<GatewayOptions, 'provider'> {
-  /** Keep generic started watchdogs for fast cold starts (default true). */
-  warmPool?: boolean;
+  /**
+   * Keep generic started watchdogs for fast cold starts: true (default: node 2, python3 1),
+   * false (none), or sizes per runtime (0 disables one).
+   */
+  warmPool?: boolean | { node?: number; python3?: number };
   /** The async queue (/async-function/..., /system/async...) and its worker; false = none. */
   asyncQueue?: AsyncConfig | false;
 }
@@ -22,13 +25,21 @@ export async function startFunctionPlatform(opts: PlatformOptions): Promise<Gate
   mkdirSync(runRoot, { recursive: true, mode: 0o700 });
   const runDir = mkdtempSync(join(runRoot, 'instances-'));
   let pool: WarmPool | undefined;
-  const gw = await createGateway({
-    ...opts,
-    provider: ({ bundlesDir, secret }) => {
-      if (opts.warmPool !== false) pool = new WarmPool({ runDir, log: opts.log });
-      return new ProcessProvider({ bundlesDir, runDir, resolveSecret: secret, ...(pool ? { pool } : {}) });
-    },
-  });
+  let gw: Gateway;
+  try {
+    gw = await createGateway({
+      ...opts,
+      provider: ({ bundlesDir, secret }) => {
+        const wp = opts.warmPool ?? true;
+        if (wp !== false) pool = new WarmPool({ runDir, log: opts.log, ...(wp === true ? {} : { size: wp }) });
+        return new ProcessProvider({ bundlesDir, runDir, resolveSecret: secret, ...(pool ? { pool } : {}) });
+      },
+    });
+  } catch (err) {
+    await pool?.close();
+    rmSync(runDir, { recursive: true, force: true });
+    throw err;
+  }
   let asyncSvc: AsyncService | undefined;
   if (opts.asyncQueue) {
     try {
