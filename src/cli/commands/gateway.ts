@@ -12,18 +12,16 @@
  *
  * The section's schema is shared with `trellis up` (src/faas/gateway/config.ts).
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { startFunctionPlatform } from '../../faas/gateway/platform.js';
-import { gatewaySectionSchema, gatewaySettings, parseGatewaySection, type GatewaySection } from '../../faas/gateway/config.js';
-import { asyncConfigFromEnv } from '../../faas/queue/index.js';
-import { readPackageVersion } from '../version.js';
+import type { GatewaySection } from '../../faas/gateway/config.js';
 
 interface Flags { listen?: string; dataDir?: string; config?: string; warmPool: boolean }
 
 /** The file's `gateway:` section (other top-level sections, e.g. for `trellis up`, are ignored). */
-export function readGatewayConfig(file: string): GatewaySection {
+export async function readGatewayConfig(file: string): Promise<GatewaySection> {
+  const [{ readFileSync }, { parse: parseYaml }, { gatewaySectionSchema, parseGatewaySection }] = await Promise.all([
+    import('node:fs'), import('yaml'), import('../../faas/gateway/config.js'),
+  ]);
   let raw: unknown;
   try { raw = parseYaml(readFileSync(file, 'utf8')); } catch (err) { throw new Error(`${file}: ${(err as Error).message}`); }
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw new Error(`${file}: expected a mapping with a gateway: section`);
@@ -42,7 +40,11 @@ export function registerGateway(program: Command): void {
     .option('--config <file>', 'YAML file with a gateway: section')
     .option('--no-warm-pool', 'do not keep pre-started generic watchdogs for cold starts')
     .action(async (f: Flags) => {
-      const file: GatewaySection = f.config ? readGatewayConfig(f.config) : {};
+      // The platform (gateway, runtime, queue) loads only when the command runs, not for --help.
+      const [{ startFunctionPlatform }, { gatewaySettings }, { asyncConfigFromEnv }, { readPackageVersion }] = await Promise.all([
+        import('../../faas/gateway/platform.js'), import('../../faas/gateway/config.js'), import('../../faas/queue/index.js'), import('../version.js'),
+      ]);
+      const file: GatewaySection = f.config ? await readGatewayConfig(f.config) : {};
       let settings;
       try { settings = gatewaySettings(file); } catch (err) { throw new Error(`${f.config}: ${(err as Error).message}`); }
       const dataDir = f.dataDir ?? file.data_dir ?? './.trellis';

@@ -15,24 +15,27 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
-import { startFunctionPlatform } from '../../faas/gateway/platform.js';
-import { gatewaySectionShape, gatewaySettings, parseGatewaySection, type GatewaySettings } from '../../faas/gateway/config.js';
-import { asyncConfigFromEnv } from '../../faas/queue/index.js';
 import { ConfigError } from '../../redis/index.js';
-import { deployStack, GatewayClient, packageRoot } from '../client/index.js';
-import { readPackageVersion } from '../version.js';
+import type { GatewaySettings } from '../../faas/gateway/config.js';
 import type { RunningComponent, UpComponent, UpConfig, UpOptions } from './up.js';
-
-const sectionSchema = z.object({
-  ...gatewaySectionShape,
-  enabled: z.boolean().optional(),
-  examples: z.union([z.boolean(), z.string()]).optional(),
-}).strict();
 
 export const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:8080';
 
-function readSection(config: UpConfig): z.infer<typeof sectionSchema> & { settings: GatewaySettings } {
+interface UpGatewaySection {
+  enabled?: boolean; listen?: string; data_dir?: string; auth?: { invoke?: boolean }; examples?: boolean | string;
+  settings: GatewaySettings;
+}
+
+/** The schema and the platform load when `trellis up` runs, not for `trellis up --help`. */
+async function readSection(config: UpConfig): Promise<UpGatewaySection> {
+  const [{ z }, { gatewaySectionShape, gatewaySettings, parseGatewaySection }] = await Promise.all([
+    import('zod'), import('../../faas/gateway/config.js'),
+  ]);
+  const sectionSchema = z.object({
+    ...gatewaySectionShape,
+    enabled: z.boolean().optional(),
+    examples: z.union([z.boolean(), z.string()]).optional(),
+  }).strict();
   try {
     const section = parseGatewaySection(sectionSchema, config.gateway);
     return { ...section, settings: gatewaySettings(section) };
@@ -44,8 +47,11 @@ function readSection(config: UpConfig): z.infer<typeof sectionSchema> & { settin
 export const gatewayComponent: UpComponent = {
   name: 'gateway',
   async start(config: UpConfig, opts: UpOptions): Promise<RunningComponent | undefined> {
-    const section = readSection(config);
+    const section = await readSection(config);
     if (opts.gateway === false || section.enabled === false) return undefined;
+    const [{ startFunctionPlatform }, { asyncConfigFromEnv }, { deployStack, GatewayClient, packageRoot }, { readPackageVersion }] = await Promise.all([
+      import('../../faas/gateway/platform.js'), import('../../faas/queue/index.js'), import('../client/index.js'), import('../version.js'),
+    ]);
     const dataDir = resolve(opts.dataDir ?? section.data_dir ?? './.trellis');
     const examples = section.examples ?? true;
     const stackFile = examples === false ? undefined
