@@ -1,6 +1,7 @@
 /**
- * Async queue benchmark: for each driver (sqlite with fsync'd enqueues — the default —, sqlite
- * with TRELLIS_ASYNC_SQLITE_SYNC=normal, nats) a real `trellis gateway` process with
+ * Async queue benchmark: for each driver (sqlite with fsync'd enqueues — the default, database on
+ * a storage thread —, the same with the database on the event loop (TRELLIS_ASYNC_SQLITE_THREAD=false,
+ * the earlier design), sqlite with TRELLIS_ASYNC_SQLITE_SYNC=normal, nats) a real `trellis gateway` process with
  * one trivial node function (ProcessProvider, pinned to one instance). Per driver, in
  * interleaved rounds:
  *   - enqueue latency: sequential POST /async-function/bench → 202, p50/p99 (durable store included);
@@ -23,7 +24,7 @@ const ROUNDS = Number(process.argv[2] ?? 2);
 const JOBS = Number(process.argv[3] ?? 2000);
 const LAT_N = 500;
 const AUTH = 'Basic ' + Buffer.from('admin:bench').toString('base64');
-type Driver = 'sqlite' | 'sqlite-normal' | 'nats';
+type Driver = 'sqlite' | 'sqlite-inline' | 'sqlite-normal' | 'nats';
 
 const root = mkdtempSync(join(tmpdir(), 'trellis-bench-async-'));
 const nats = await startNats();
@@ -47,6 +48,7 @@ async function startGateway(driver: Driver): Promise<{ url: string; proc: Manage
     env: {
       ...process.env, TRELLIS_ADMIN_PASSWORD: 'bench', TRELLIS_ASYNC_MAX_INFLIGHT: '32',
       TRELLIS_ASYNC_DRIVER: driver === 'nats' ? 'nats' : 'sqlite', TRELLIS_ASYNC_SQLITE_SYNC: driver === 'sqlite-normal' ? 'normal' : 'full',
+      TRELLIS_ASYNC_SQLITE_THREAD: driver === 'sqlite-inline' ? 'false' : 'true',
       ...(driver === 'nats' ? { TRELLIS_NATS_URL: nats.url, TRELLIS_NATS_STREAM: 'BENCH' } : {}),
     },
   });
@@ -103,7 +105,7 @@ async function endToEnd(url: string, n: number): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
-const drivers: Driver[] = ['sqlite', 'sqlite-normal', 'nats'];
+const drivers: Driver[] = ['sqlite', 'sqlite-inline', 'sqlite-normal', 'nats'];
 const gws = new Map<Driver, { url: string; proc: ManagedProcess }>();
 for (const d of drivers) gws.set(d, await startGateway(d));
 // Warm-up: callbacks drain any earlier job; small runs warm JIT and connections.

@@ -67,4 +67,6 @@ test('async configuration from the environment: defaults and clear errors', () =
   assert.throws(() => asyncConfigFromEnv({ TRELLIS_ASYNC_ACK_WAIT: 'soon' }, '/d'), /TRELLIS_ASYNC_ACK_WAIT: "soon" is not a duration/);
   assert.throws(() => asyncConfigFromEnv({ TRELLIS_ASYNC_MAX_INFLIGHT: '0' }, '/d'), /not a positive integer/);
   assert.throws(() => asyncConfigFromEnv({ TRELLIS_ASYNC_SQLITE_SYNC: 'sometimes' }, '/d'), /full or normal/);
+  assert.equal(asyncConfigFromEnv({ TRELLIS_ASYNC_SQLITE_THREAD: 'false' }, '/d').sqliteThread, false);
+  assert.throws(() => asyncConfigFromEnv({ TRELLIS_ASYNC_SQLITE_THREAD: 'maybe' }, '/d'), /TRELLIS_ASYNC_SQLITE_THREAD must be true or false/);
 });

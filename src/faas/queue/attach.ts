@@ -22,6 +22,8 @@ export interface AsyncConfig extends QueueCommonOptions {
   dataDir?: string;
   /** sqlite: fsync each enqueue batch (`full`, default) or only write the WAL (`normal`). */
   sqliteSync?: 'full' | 'normal';
+  /** sqlite: run the database on a storage thread (default true); false = on the event loop. */
+  sqliteThread?: boolean;
   /** nats: server URL(s). */
   natsServers?: string[];
   /** nats: stream name (default TRELLIS_ASYNC). */
@@ -64,7 +66,8 @@ export async function openQueue(c: AsyncConfig): Promise<AsyncQueue> {
     return NatsQueue.connect({ servers: c.natsServers, ...(c.natsStream ? { stream: c.natsStream } : {}), ...common });
   }
   if (!c.dataDir) throw new Error('async queue driver "sqlite" needs a data directory');
-  const q = new SqliteQueue({ file: join(c.dataDir, 'async-queue.db'), ...(c.sqliteSync ? { enqueueSync: c.sqliteSync } : {}), ...common });
+  const q = new SqliteQueue({ file: join(c.dataDir, 'async-queue.db'), ...(c.sqliteSync ? { enqueueSync: c.sqliteSync } : {}),
+    ...(c.sqliteThread === false ? { inline: true } : {}), ...common });
   try { await q.ready; } catch (err) { await q.close(); throw err; }
   return q;
 }
@@ -111,7 +114,7 @@ export async function attachAsync(host: AsyncHost, c: AsyncConfig): Promise<Asyn
  * max_inflight / TRELLIS_ASYNC_MAX_INFLIGHT, TRELLIS_ASYNC_MAX_INFLIGHT_PER_FUNCTION,
  * ack_wait / TRELLIS_ASYNC_ACK_WAIT, TRELLIS_ASYNC_RETRY_ATTEMPTS, TRELLIS_ASYNC_RETRY_MIN_WAIT,
  * TRELLIS_ASYNC_RETRY_MAX_WAIT, TRELLIS_ASYNC_CALLBACK_ATTEMPTS, TRELLIS_ASYNC_RESULT_TTL,
- * TRELLIS_ASYNC_IDEMPOTENCY_WINDOW, TRELLIS_ASYNC_SQLITE_SYNC=full|normal, TRELLIS_ASYNC_WORKER=false (API only). Durations are Go
+ * TRELLIS_ASYNC_IDEMPOTENCY_WINDOW, TRELLIS_ASYNC_SQLITE_SYNC=full|normal, TRELLIS_ASYNC_SQLITE_THREAD=false, TRELLIS_ASYNC_WORKER=false (API only). Durations are Go
  * style (`30s`) or seconds. Invalid values throw with the variable's name.
  */
 export function asyncConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): AsyncConfig {
@@ -138,6 +141,11 @@ export function asyncConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Asy
   if (sync !== undefined && sync !== '') {
     if (sync !== 'full' && sync !== 'normal') throw new Error(`TRELLIS_ASYNC_SQLITE_SYNC must be full or normal, got "${sync}"`);
     c.sqliteSync = sync;
+  }
+  const thread = env.TRELLIS_ASYNC_SQLITE_THREAD?.toLowerCase();
+  if (thread !== undefined && thread !== '') {
+    if (!['true', 'false', '1', '0'].includes(thread)) throw new Error(`TRELLIS_ASYNC_SQLITE_THREAD must be true or false, got "${thread}"`);
+    c.sqliteThread = thread === 'true' || thread === '1';
   }
   const set = <K extends keyof AsyncConfig>(k: K, v: AsyncConfig[K] | undefined) => { if (v !== undefined) c[k] = v; };
   set('maxInflight', int('TRELLIS_ASYNC_MAX_INFLIGHT', 'max_inflight'));

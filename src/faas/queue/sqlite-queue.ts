@@ -159,7 +159,7 @@ function startThread(opts: SqliteStoreOptions, onWake: () => void): { ready: Pro
   const ts = import.meta.url.endsWith('.ts');
   const entry = new URL(`./sqlite-thread.${ts ? 'ts' : 'js'}`, import.meta.url);
   const worker = ts
-    ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: opts })
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: opts })
     : new Worker(entry, { workerData: opts });
   const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
