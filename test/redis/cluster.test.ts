@@ -74,7 +74,7 @@ test('plain client: keys go to their slot owner, multi-key commands split per sl
   assert.match(String(await client.call('CLUSTER', 'INFO')), /cluster_state:ok/);
   assert.equal(await client.call('CLUSTER', 'COUNTKEYSINSLOT', String(slotOf('user:1'))), 1);
   await assert.rejects(client.call('CLUSTER', 'SETSLOT', '1', 'STABLE'), /not supported by the proxy/);
-  await assert.rejects(client.call('SUBSCRIBE', 'ch'), /SUBSCRIBE is not supported by the proxy/);
+  await assert.rejects(client.call('SSUBSCRIBE', 'ch'), /SSUBSCRIBE is not supported by the proxy/);
 
   // PUBLISH reaches subscribers on any node (cluster bus); SPUBLISH goes to the channel's shard.
   const shardOwner = (await cluster.shardOfSlot(slotOf('news'))).master;
@@ -184,6 +184,30 @@ test('transactions: MULTI/EXEC in one slot on a dedicated connection, CROSSSLOT 
   assert.equal(await client.watch('{acct}:a'), 'OK');
   assert.equal(await client.unwatch(), 'OK');
   await assert.rejects(client.watch('{acct}:a', 'other-slot'), /CROSSSLOT/);
+});
+
+test('SUBSCRIBE / PSUBSCRIBE: a relay to one node receives PUBLISH from anywhere in the cluster', async () => {
+  const { proxy, client } = await proxyFor(cluster);
+  const sub = new Redis({ port: proxy.address().port, host: '127.0.0.1' });
+  closers.push(() => sub.disconnect());
+  const got: string[] = [];
+  sub.on('message', (ch, msg) => got.push(`${ch}:${msg}`));
+  sub.on('pmessage', (_p, ch, msg) => got.push(`p ${ch}:${msg}`));
+  assert.equal(await sub.subscribe('ch:a', 'ch:b'), 2);
+  assert.equal(await sub.psubscribe('ev:*'), 3);
+  assert.equal(Number(await infoField(client, 'cluster_subscribed_clients')), 1);
+  // Published through the proxy (some node) and straight to every master: all arrive once.
+  assert.equal(typeof await client.publish('ch:a', 'one'), 'number');
+  for (const m of (await cluster.shards()).map((s) => s.master)) await cluster.admin(m).publish('ev:x', m);
+  for (let i = 0; i < 100 && got.length < 4; i++) await sleep(20);
+  assert.deepEqual(got.sort(), ['ch:a:one', ...(await cluster.shards()).map((s) => `p ev:x:${s.master}`)].sort());
+  // Leaving subscribed mode: the client is a normal client again.
+  await sub.unsubscribe('ch:a', 'ch:b');
+  await sub.punsubscribe('ev:*');
+  for (let i = 0; i < 100 && Number(await infoField(client, 'cluster_subscribed_clients')) !== 0; i++) await sleep(20);
+  assert.equal(Number(await infoField(client, 'cluster_subscribed_clients')), 0);
+  assert.equal(await sub.set('after:sub', '1'), 'OK');
+  assert.equal(await sub.get('after:sub'), '1');
 });
 
 test('redis-cli without -c talks to the cluster through the proxy', async () => {

@@ -10,6 +10,7 @@ import { errorReply } from '../../resp/index.js';
 import type { BackendOptions } from '../backend.js';
 import { ClusterBlocking } from './cluster-blocking.js';
 import { ClusterNode } from './cluster-node.js';
+import { ClusterPubSub } from './cluster-pubsub.js';
 import { ClusterTransactions } from './cluster-transactions.js';
 import { ClusterRequest, type RequestRouter } from './cluster-request.js';
 import { fetchTopology } from './topology-fetch.js';
@@ -48,6 +49,8 @@ export class ClusterRouter implements RequestRouter {
   readonly blocking: ClusterBlocking;
   /** MULTI/EXEC/WATCH state per client. */
   readonly transactions: ClusterTransactions;
+  /** Relays of subscribed clients. */
+  readonly pubsub: ClusterPubSub;
 
   constructor(private readonly pool: RedisPoolConfig) {
     this.settings = pool.cluster ?? { refreshIntervalMs: 5000, refreshTimeoutMs: 3000, readPolicy: 'master', maxRedirects: 5, failoverWaitMs: 0 };
@@ -62,6 +65,7 @@ export class ClusterRouter implements RequestRouter {
     };
     this.blocking = new ClusterBlocking(this, this.nodeOpts);
     this.transactions = new ClusterTransactions(this, this.nodeOpts);
+    this.pubsub = new ClusterPubSub(this);
   }
 
   start(): void {
@@ -79,6 +83,7 @@ export class ClusterRouter implements RequestRouter {
     if (this.timer) clearInterval(this.timer);
     this.blocking.close();
     this.transactions.close();
+    this.pubsub.close();
     for (const n of this.nodes.values()) n.close();
   }
 
@@ -257,6 +262,7 @@ export class ClusterRouter implements RequestRouter {
       `cluster_known_nodes:${this.nodes.size}`, `cluster_refreshes:${this.refreshes}`, `cluster_refresh_failures:${this.refreshFailures}`,
       `cluster_last_refresh_error:${this.lastRefreshError}`, `cluster_redirects_moved:${this.redirectsMoved}`,
       `cluster_redirects_ask:${this.redirectsAsk}`, `cluster_retries:${this.retries}`, `cluster_blocked_calls:${this.blocking.blocked}`,
+      `cluster_subscribed_clients:${this.pubsub.size}`,
     ];
   }
 }

@@ -11,7 +11,8 @@
  *   - PUBLISH goes to any node (the cluster bus spreads it), SPUBLISH to its channel's slot;
  *   - SCAN walks the masters one after the other (cluster-scan.ts);
  *   - blocking commands wait on a dedicated connection (cluster-blocking.ts), transactions
- *     run in one slot on one (cluster-transactions.ts); subscribing is refused for now.
+ *     run in one slot on one (cluster-transactions.ts), subscribers get a relay to one node
+ *     (cluster-pubsub.ts); sharded SSUBSCRIBE is refused for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
 import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
@@ -32,7 +33,7 @@ import type { SplitterStats } from '../command-splitter.js';
 import type { ClusterRouter } from './cluster-router.js';
 import { clusterScan } from './cluster-scan.js';
 
-const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, ChannelSlot, Scan, Refuse, Container }
+const enum Kind { Single, Keyed, Local, FanOut, AnyNode, SlotArg, ChannelSlot, Scan, Subscribe, Refuse, Container }
 
 interface Route {
   readonly kind: Kind;
@@ -100,6 +101,11 @@ export class ClusterSplitter implements RequestHandler {
 
   handle(s: ClientSession, p: RequestParser): void {
     this.cur = p;
+    const ps = this.router.pubsub;
+    if (ps.size !== 0 && ps.subscribed(s.id)) {
+      if (p.commandName() === 'quit') return LOCAL_COMMANDS.get('quit')!(s, p);
+      return ps.forward(s, p.raw());
+    }
     if (this.txCommand(s, p)) return;
     let r = this.routes.get(p.commandName());
     if (r === undefined) {
@@ -133,6 +139,7 @@ export class ClusterSplitter implements RequestHandler {
       case Kind.Local: return r.local!(s, p);
       case Kind.FanOut: return this.fanOut(s, p.raw(), r.merge!);
       case Kind.AnyNode: return this.anyNode(s, p.raw());
+      case Kind.Subscribe: return this.router.pubsub.subscribe(s, p.raw());
       case Kind.Scan: return clusterScan(this.router, s.id, p, s.slot());
       case Kind.ChannelSlot: // SPUBLISH: the shard channel is hashed like a key
         return this.router.send(s.id, p.raw(), keySlot(p.buffer, p.argStart[1], p.argEnd[1]), false, s.slot());
@@ -257,6 +264,8 @@ export class ClusterSplitter implements RequestHandler {
     else if (SLOT_ARG.has(name)) kind = Kind.SlotArg;
     else if (name === 'spublish') kind = Kind.ChannelSlot;
     else if (name === 'scan') kind = Kind.Scan;
+    else if (name === 'subscribe' || name === 'psubscribe') kind = Kind.Subscribe;
+    else if (name === 'unsubscribe' || name === 'punsubscribe') kind = Kind.AnyNode; // not subscribed: Redis' "0 left" reply
     else if (REFUSED[name] !== undefined) { kind = Kind.Refuse; refusal = notSupported(name, REFUSED[name]); }
     else if (spec!.subcommands) kind = Kind.Container;
     else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, MODE); }
