@@ -181,18 +181,19 @@ test('throw → 500, async hang → 504 and recovery, max in-flight → 429, eve
   }), { cacheDir: bundlesDir });
   const p = new ProcessProvider({ bundlesDir });
   t.after(() => p.close());
-  await p.deploy(record('h', { timeout: '700ms', concurrency: 2 }, b.bundleId));
+  await p.deploy(record('h', { timeout: '3s', concurrency: 2 }, b.bundleId));
   const first = p.instances('h')[0];
 
   const thrown = await fetch(url(p, 'h', '/throw'));
   assert.equal(thrown.status, 500);
   assert.match(await thrown.text(), /kaboom/);
 
-  const [h1, h2, h3] = await Promise.all([
-    fetch(url(p, 'h', '/hang')),
-    fetch(url(p, 'h', '/hang')),
-    new Promise<Response>((r) => setTimeout(() => r(fetch(url(p, 'h', '/'))), 100)),
-  ]);
+  const hangs = [fetch(url(p, 'h', '/hang')), fetch(url(p, 'h', '/hang'))];
+  // Both hanging calls are in flight once the readiness probe reports the limit reached
+  // (no fixed delay: on a loaded machine they may take a while to arrive).
+  await waitFor(async () => (await fetch(`http://${first.host}:${first.port}/_/ready`)).status === 429, 'two calls in flight');
+  const h3 = await fetch(url(p, 'h', '/'));
+  const [h1, h2] = await Promise.all(hangs);
   assert.equal(h1.status, 504);
   assert.equal(h2.status, 504);
   assert.equal(h3.status, 429, 'a third request beyond concurrency 2 is refused');
@@ -250,9 +251,9 @@ test('an exiting handler is replaced; a crash loop backs off and shows in health
   assert.deepEqual(p.instances('b'), []);
 });
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
