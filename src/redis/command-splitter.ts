@@ -6,7 +6,7 @@
  *   - fans whole-keyspace commands out to every shard and merges,
  *   - answers local commands, and refuses what the proxy cannot do with a clear error.
  */
-import { bulkReply, encodeCommand, type RequestParser } from '../resp/index.js';
+import { arrayHeader, bulkReply, type RequestParser } from '../resp/index.js';
 import {
   CommandFlag, commandKeys, isBlocking, lookupCommand, unknownCommandError, unknownSubcommandError,
   type CommandSpec, type GetArg,
@@ -192,8 +192,7 @@ export class CommandSplitter implements RequestHandler {
     const ks = this.keyShards;
     const shards: number[] = [];
     const layout: number[][] = [];
-    const args: Buffer[][] = [];
-    const name = p.arg(0);
+    const argIdx: number[][] = [];
     const pairs = r.split === 'pairs';
     for (let j = 0; j < keys.length; j++) {
       const k = keys[j];
@@ -204,16 +203,16 @@ export class CommandSplitter implements RequestHandler {
         g = groupOf[shard] = shards.length;
         shards.push(shard);
         layout.push([]);
-        args.push([name]);
+        argIdx.push([0]);
       }
       layout[g].push(j);
-      args[g].push(p.arg(k));
-      if (pairs) args[g].push(p.arg(k + 1));
+      argIdx[g].push(k);
+      if (pairs) argIdx[g].push(k + 1);
     }
     this.fragments += shards.length;
     const gather = new Gather(s.slot(), shards.length, r.merge!, layout, keys.length);
     for (let g = 0; g < shards.length; g++) {
-      this.sendTo(s, shards[g], encodeCommand(args[g]), gather.fragment(g));
+      this.sendTo(s, shards[g], subCommand(p, argIdx[g]), gather.fragment(g));
     }
   }
 
@@ -261,6 +260,37 @@ export class CommandSplitter implements RequestHandler {
     for (const r of this.routes.values()) if (r.calls) commands[r.name] = r.calls;
     return { unsupported_command: this.unsupported, invalid_request: this.invalid, cross_shard: this.crossShard, fragments: this.fragments, commands };
   }
+}
+
+function decimalDigits(n: number): number {
+  let d = 1;
+  while (n >= 10) { n = Math.floor(n / 10); d++; }
+  return d;
+}
+
+/**
+ * A sub-command made of some of the request's arguments, copied as their original
+ * `$len\r\n...\r\n` encodings (the parser only accepts canonical lengths, so each argument's
+ * header is exactly `$` + digits + CRLF before its data).
+ */
+function subCommand(p: RequestParser, idx: number[]): Buffer {
+  const buf = p.buffer;
+  const st = p.argStart;
+  const en = p.argEnd;
+  const head = arrayHeader(idx.length);
+  let total = head.length;
+  for (let i = 0; i < idx.length; i++) {
+    const k = idx[i];
+    total += en[k] - st[k] + decimalDigits(en[k] - st[k]) + 5;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let off = head.copy(out, 0);
+  for (let i = 0; i < idx.length; i++) {
+    const k = idx[i];
+    const from = st[k] - 3 - decimalDigits(en[k] - st[k]);
+    off += buf.copy(out, off, from, en[k] + 2);
+  }
+  return out;
 }
 
 function mergeInfoReplies(replies: Buffer[], proxySection: string): Buffer {
