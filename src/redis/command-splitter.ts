@@ -89,6 +89,7 @@ export class CommandSplitter implements RequestHandler {
   /** Scratch: each key's shard for the request being routed; group index per backend. */
   private keyShards = new Int32Array(64);
   private groupOf = new Int32Array(16);
+  private readonly keyIdx: number[] = [];
 
   /** features: transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL (clients/features.ts). */
   constructor(private readonly router: Router, private readonly infoSection: () => string, private readonly features: StatefulFeatures | null = null) {}
@@ -155,7 +156,8 @@ export class CommandSplitter implements RequestHandler {
       this.unsupported++;
       return s.reply(notSupported(r.name, LATER));
     }
-    const keys = commandKeys(r.spec!, argc, this.getArg);
+    // MGET/DEL/...: every argument is a key; MSET: every other one. No key-spec walk needed.
+    const keys = r.split !== undefined ? this.splitKeys(argc, r.split === 'pairs' ? 2 : 1) : commandKeys(r.spec!, argc, this.getArg);
     // No key: EVAL with 0 keys, or a malformed line the backend will reject in Redis' words.
     if (keys.length === 0) return this.forward(s, this.router.anyShard(), p.raw());
     const buf = p.buffer;
@@ -184,6 +186,14 @@ export class CommandSplitter implements RequestHandler {
   }
 
   /** One sub-command per shard holding some of the keys; layout remembers the client's order. */
+  /** Key indexes 1, 1+step, ... (< argc) in a reused scratch array (valid until the next request). */
+  private splitKeys(argc: number, step: number): number[] {
+    const out = this.keyIdx;
+    out.length = 0;
+    for (let i = 1; i < argc; i += step) out.push(i);
+    return out;
+  }
+
   private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
     const nb = this.router.backends.length;
     if (this.groupOf.length < nb) this.groupOf = new Int32Array(nb);
