@@ -72,6 +72,17 @@ test('a held request whose client disconnects leaves the queue and never reaches
   sock.destroy();
   await until('the abandoned request leaves the queue', () => gw.activator.held('gated') === 0);
 
+  // The same on a connection already handed to the management server (the node:http path).
+  const mixed = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r) => mixed.once('connect', () => r()));
+  const health = new Promise<string>((r) => mixed.once('data', (b: Buffer) => r(b.toString('latin1'))));
+  mixed.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(await health, /^HTTP\/1\.1 200 /);
+  mixed.write('GET /function/gated/abandoned-too HTTP/1.1\r\nHost: x\r\n\r\n');
+  await until('the second abandoned request is held', () => gw.activator.held('gated') === 1);
+  mixed.destroy();
+  await until('it leaves the queue too', () => gw.activator.held('gated') === 0);
+
   // A second client waits for the same cold start and is served once the instance is ready.
   const kept = fetch(`${gw.url()}/function/gated/kept`);
   await until('the second request is held', () => gw.activator.held('gated') === 1);
@@ -86,5 +97,5 @@ test('a held request whose client disconnects leaves the queue and never reaches
   assert.ok(existsSync(hitsFile));
   assert.deepEqual(readFileSync(hitsFile, 'utf8').trim().split('\n'), ['/kept', '/last']);
   const metrics = await (await fetch(`${gw.url()}/metrics`)).text();
-  assert.match(metrics, /^gateway_function_invocation_total\{function_name="gated",code="499"\} 1$/m);
+  assert.match(metrics, /^gateway_function_invocation_total\{function_name="gated",code="499"\} 2$/m);
 });

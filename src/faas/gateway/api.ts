@@ -189,9 +189,21 @@ async function invokeRoute(ctx: ApiContext, req: IncomingMessage, res: ServerRes
   const name = cut < 0 ? rest : rest.slice(0, cut);
   const sub = cut < 0 ? '/' : rest[cut] === '?' ? '/' : rest.slice(cut).split('?')[0];
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-  const outcome = await forwardViaHttp(ctx.slow, name, {
-    method: req.method, path: sub, query: url.search, headers: req.headers, body: hasBody ? req : undefined,
-  }, req.socket.remoteAddress ?? '');
+  // A client that closes (or sends EOF) while the activator holds the request is dropped from
+  // the queue, as on the fast path.
+  const gone = new AbortController();
+  const abort = () => gone.abort();
+  res.once('close', abort);
+  req.socket.once('end', abort);
+  let outcome;
+  try {
+    outcome = await forwardViaHttp(ctx.slow, name, {
+      method: req.method, path: sub, query: url.search, headers: req.headers, body: hasBody ? req : undefined, signal: gone.signal,
+    }, req.socket.remoteAddress ?? '');
+  } finally {
+    res.removeListener('close', abort);
+    req.socket.removeListener('end', abort);
+  }
   res.writeHead(outcome.status, outcome.headers);
   if (typeof outcome.body === 'string') { res.end(outcome.body); if (hasBody) req.resume(); return; }
   const body = outcome.body;

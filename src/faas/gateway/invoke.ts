@@ -20,6 +20,8 @@ export interface InvokeRequest {
   query?: string;
   headers?: Record<string, string | string[] | undefined>;
   body?: Buffer | string | Readable;
+  /** Aborts the call while the activator holds it (no instance yet): the caller went away. */
+  signal?: AbortSignal;
 }
 
 export interface InvokeResponse {
@@ -61,7 +63,7 @@ export async function forwardViaHttp(ctx: SlowPathContext, name: string, req: In
 
   let lease: InstanceLease;
   try {
-    lease = await ctx.activator.acquire(name);
+    lease = await ctx.activator.acquire(name, req.signal);
   } catch (err) {
     const status = err instanceof ActivationError ? err.status : 503;
     const retry: Record<string, string> = err instanceof ActivationError && err.retryAfter !== undefined
