@@ -175,7 +175,10 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
   }
   const timeoutMs = p.timeout;
   if (p.cluster !== undefined && p.distribution !== 'cluster') throw new ConfigError(`${field}.cluster: only meaningful with distribution: cluster`);
-  if (p.distribution === 'cluster' && governance) throw new ConfigError(`${field}: auth, health checks and the other governance settings are not supported with distribution: cluster yet`);
+  if (p.distribution === 'cluster' && governance) {
+    const refused = clusterRefusedGovernance(p);
+    if (refused) throw new ConfigError(`${issuePath(field, refused.split('.'))}: not supported with distribution: cluster (${CLUSTER_REFUSALS[refused]})`);
+  }
   return {
     name: p.name ?? defaultName,
     listen,
@@ -193,6 +196,24 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     ...(governance ? { governance } : {}),
     ...(p.distribution === 'cluster' ? { cluster: clusterSettings(p.cluster) } : {}),
   };
+}
+
+/** Governance settings that act per backend of a static list, which a Redis Cluster pool does not have. */
+const CLUSTER_REFUSALS: Record<string, string> = {
+  health_check: 'the cluster detects failed nodes itself; the proxy follows its topology',
+  outlier_detection: 'the cluster detects failed nodes itself; the proxy follows its topology',
+  retry: 'cluster requests are resent after a topology refresh already',
+  prefix_routes: 'keys are placed by their cluster hash slot',
+  'circuit_breakers.max_pending_requests': 'not enforced per cluster node yet',
+};
+
+function clusterRefusedGovernance(p: z.output<typeof poolSchema>): string | undefined {
+  if (p.health_check !== undefined) return 'health_check';
+  if (p.outlier_detection !== undefined) return 'outlier_detection';
+  if (p.retry !== undefined) return 'retry';
+  if (p.prefix_routes !== undefined) return 'prefix_routes';
+  if (p.circuit_breakers?.max_pending_requests !== undefined) return 'circuit_breakers.max_pending_requests';
+  return undefined;
 }
 
 /** Pool options in camelCase, as the programmatic API and `trellis up` pass them. */

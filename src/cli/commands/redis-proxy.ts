@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import {
   ConfigError, loadProxyConfig, parseBackendFlag, poolFromOptions, type PoolOptions, type RedisProxyConfig,
 } from '../../config/index.js';
+import { READ_POLICIES, type ReadPolicy } from '../../config/redis-cluster.js';
 import { startRedisProxy, type RedisProxy } from '../../redis/index.js';
 import { prepareAdmin, startProxyServices } from '../../redis/admin/cli-hooks.js';
 
@@ -20,6 +21,8 @@ interface Flags {
   timeout?: string;
   connectTimeout?: string;
   serverConnections?: string;
+  readPolicy?: string;
+  maxRedirects?: string;
   config?: string;
   workers?: string;
   admin?: string;
@@ -40,13 +43,14 @@ function intFlag(v: string | undefined, flag: string, min: number): number | und
 export function configFromFlags(f: Flags): RedisProxyConfig {
   const workers = intFlag(f.workers, '--workers', 1);
   if (f.config) {
-    const poolFlags = ['listen', 'distribution', 'hash', 'hashTag', 'timeout', 'connectTimeout', 'serverConnections'] as const;
+    const poolFlags = ['listen', 'distribution', 'hash', 'hashTag', 'timeout', 'connectTimeout', 'serverConnections', 'readPolicy', 'maxRedirects'] as const;
     const clash = poolFlags.find((k) => f[k] !== undefined) ?? (f.backend.length ? 'backend' : undefined);
     if (clash) throw new ConfigError(`--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: cannot be combined with --config (put it in the file)`);
     const cfg = loadProxyConfig(f.config);
     return { ...cfg, workers: workers ?? cfg.workers };
   }
   if (f.backend.length === 0) throw new ConfigError('--backend: at least one backend is required (host:port[:weight[:name]]), or use --config');
+  const cluster = clusterFlags(f);
   const opts: PoolOptions = {
     listen: f.listen ?? '127.0.0.1:6380',
     backends: f.backend.map((b) => parseBackendFlag(b)),
@@ -56,6 +60,7 @@ export function configFromFlags(f: Flags): RedisProxyConfig {
     timeoutMs: intFlag(f.timeout, '--timeout', 0),
     connectTimeoutMs: intFlag(f.connectTimeout, '--connect-timeout', 1),
     serverConnections: intFlag(f.serverConnections, '--server-connections', 1),
+    ...(cluster ? { cluster } : {}),
   };
   try {
     return { workers: workers ?? 1, pools: [poolFromOptions(opts, '')] };
@@ -65,6 +70,19 @@ export function configFromFlags(f: Flags): RedisProxyConfig {
     if (m && FLAG_OF[m[1]]) throw new ConfigError(`${FLAG_OF[m[1]]}${m[3]}`);
     throw err;
   }
+}
+
+/** --read-policy / --max-redirects: only with --distribution cluster. */
+function clusterFlags(f: Flags): PoolOptions['cluster'] {
+  if (f.readPolicy === undefined && f.maxRedirects === undefined) return undefined;
+  const flag = f.readPolicy !== undefined ? '--read-policy' : '--max-redirects';
+  if (f.distribution !== 'cluster') throw new ConfigError(`${flag}: only meaningful with --distribution cluster`);
+  if (f.readPolicy !== undefined && !(READ_POLICIES as readonly string[]).includes(f.readPolicy)) {
+    throw new ConfigError(`--read-policy: expected one of ${READ_POLICIES.join(', ')}, got "${f.readPolicy}"`);
+  }
+  const maxRedirects = intFlag(f.maxRedirects, '--max-redirects', 1);
+  if (maxRedirects !== undefined && maxRedirects > 100) throw new ConfigError(`--max-redirects: expected an integer from 1 to 100, got "${f.maxRedirects}"`);
+  return { readPolicy: f.readPolicy as ReadPolicy | undefined, maxRedirects };
 }
 
 async function runPools(cfg: RedisProxyConfig, flags: Flags = { backend: [] }): Promise<void> {
@@ -126,7 +144,9 @@ export function registerRedisProxy(program: Command): void {
     .description('Run the Redis proxy (sharding over backends, twemproxy-compatible placement)')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:6380)')
     .option('--backend <host:port[:weight[:name]]>', 'a backend Redis server; repeat for each shard', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--distribution <name>', 'ketama (default), modula, random or slots')
+    .option('--distribution <name>', 'ketama (default), modula, random, slots, or cluster (a Redis Cluster; backends are seed nodes)')
+    .option('--read-policy <policy>', 'with --distribution cluster: where reads go, master (default), preferMaster, replica, preferReplica or any')
+    .option('--max-redirects <n>', 'with --distribution cluster: MOVED/ASK hops per request before giving up (default 5)')
     .option('--hash <name>', 'twemproxy hash function (default fnv1a_64)')
     .option('--hash-tag <two chars>', 'hash tag, e.g. "{}"')
     .option('--timeout <ms>', 'request timeout in ms (0 = wait forever, like twemproxy)')
