@@ -184,7 +184,7 @@ export class ClientSession implements Flushable {
       sock.uncork();
     }
     if (n) {
-      this.out = [];
+      this.out.length = 0; // reused: write() keeps its own references
       this.outBytes = 0;
     }
     if (this.closeAfterFlush && this.head === null) sock.end();

@@ -28,7 +28,7 @@ export interface UpstreamOptions {
   /** Connection events, e.g. for auto_eject_hosts failure counting. */
   onEvent?: (ev: UpstreamEvent) => void;
   /** Pipelined before any traffic on each new connection (upstream AUTH); its reply is checked, not forwarded. */
-  handshake?: Buffer;
+  handshake?: Buffer | readonly Buffer[];
   /** Connect with TLS. */
   tls?: ConnectionOptions;
 }
@@ -112,7 +112,7 @@ export class UpstreamConnection implements Flushable {
       for (let i = 0; i < n; i++) sock.write(this.out[i]);
       sock.uncork();
     }
-    this.out = [];
+    this.out.length = 0; // reused: write() keeps its own references
     this.outBytes = 0;
   }
 
@@ -142,9 +142,12 @@ export class UpstreamConnection implements Flushable {
     const sock = o.tls ? tls.connect({ ...o.tls, host: o.host, port: o.port }) : net.connect({ host: o.host, port: o.port });
     this.socket = sock;
     if (o.handshake) {
-      this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, why)));
-      this.out.push(o.handshake);
-      this.outBytes += o.handshake.length;
+      // Several commands (AUTH, then READONLY on cluster replica connections): each reply checked.
+      for (const h of Array.isArray(o.handshake) ? o.handshake : [o.handshake]) {
+        this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, why)));
+        this.out.push(h);
+        this.outBytes += h.length;
+      }
     }
     sock.setNoDelay(true);
     this.connectTimer = setTimeout(() => {
