@@ -13,7 +13,7 @@ export interface BackendOptions {
   timeoutMs: number;
   maxReplyBytes: number;
   /** Sent first on every new connection (upstream AUTH), its reply checked, never forwarded. */
-  handshake?: Buffer;
+  handshake?: Buffer | readonly Buffer[];
   /** TLS towards the backend. */
   tls?: ConnectionOptions;
 }

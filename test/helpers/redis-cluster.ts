@@ -19,6 +19,8 @@ export interface ClusterOptions {
   replicasPerMaster?: number;
   /** cluster-node-timeout in ms: how soon a dead master is failed over. */
   nodeTimeoutMs?: number;
+  /** Every node requires this password (requirepass) and replicas use it towards their master (masterauth). */
+  password?: string;
 }
 
 export interface ShardView {
@@ -33,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class TestCluster {
   private readonly admins = new Map<string, Redis>();
 
-  constructor(readonly servers: RedisServer[]) {}
+  constructor(readonly servers: RedisServer[], readonly password?: string) {}
 
   /** host:port of every node (the seeds to give a proxy or client). */
   get addresses(): string[] { return this.servers.map((s) => s.address); }
@@ -43,7 +45,7 @@ export class TestCluster {
     let c = this.admins.get(address);
     if (!c) {
       const [host, port] = address.split(':');
-      c = new Redis({ host, port: Number(port), lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null });
+      c = new Redis({ host, port: Number(port), password: this.password, lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null });
       c.on('error', () => { /* node may be killed on purpose */ });
       this.admins.set(address, c);
     }
@@ -198,14 +200,18 @@ export async function startRedisCluster(t?: HasAfter, opts: ClusterOptions = {})
     '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000),
     // A replica may take over at once after a kill (no data-age limit in tests).
     '--cluster-replica-validity-factor', '0',
+    // Replicas sync at once (Redis waits 5 s for more replicas before a diskless sync).
+    '--repl-diskless-sync-delay', '0',
+    ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
   ];
   const servers: RedisServer[] = [];
-  const cluster = new TestCluster(servers);
+  const cluster = new TestCluster(servers, opts.password);
   t?.after(() => cluster.stop());
   const started = await Promise.all(Array.from({ length: n }, () => RedisServer.start({ args })));
   servers.push(...started);
   try {
-    await run('redis-cli', ['--cluster', 'create', ...cluster.addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
+    const auth = opts.password !== undefined ? ['-a', opts.password, '--no-auth-warning'] : [];
+    await run('redis-cli', [...auth, '--cluster', 'create', ...cluster.addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`redis-cli --cluster create failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);

@@ -210,6 +210,31 @@ test('SUBSCRIBE / PSUBSCRIBE: a relay to one node receives PUBLISH from anywhere
   assert.equal(await sub.get('after:sub'), '1');
 });
 
+test('UNSUBSCRIBE with no arguments (ioredis unsubscribe()) leaves subscribed mode, even with commands pipelined behind it', async () => {
+  const { proxy, client } = await proxyFor(cluster);
+  const sub = new Redis({ port: proxy.address().port, host: '127.0.0.1' });
+  closers.push(() => sub.disconnect());
+  const within = <T>(p: Promise<T>, what: string) => Promise.race([p, sleep(5000).then(() => { throw new Error(`${what}: no reply`); })]);
+  assert.equal(await sub.subscribe('u:a', 'u:b'), 2);
+  assert.equal(await within(sub.unsubscribe(), 'unsubscribe()'), 0);
+  assert.equal(await within(sub.ping(), 'PING after'), 'PONG');
+  // A SUBSCRIBE pipelined right behind the UNSUBSCRIBE: the relay must not close under it.
+  assert.equal(await sub.subscribe('u:c'), 1);
+  const left = sub.unsubscribe();
+  const again = sub.subscribe('u:d');
+  assert.equal(await within(left, 'unsubscribe()'), 0);
+  assert.equal(await within(again, 'subscribe after unsubscribe()'), 1);
+  const got: string[] = [];
+  sub.on('message', (ch, m) => got.push(`${ch}:${m}`));
+  await client.publish('u:d', 'still here');
+  for (let i = 0; i < 100 && got.length === 0; i++) await sleep(20);
+  assert.deepEqual(got, ['u:d:still here']);
+  assert.equal(await within(sub.unsubscribe(), 'last unsubscribe()'), 0);
+  assert.equal(await within(sub.set('u:after', '1'), 'SET after'), 'OK');
+  for (let i = 0; i < 100 && Number(await infoField(client, 'cluster_subscribed_clients')) !== 0; i++) await sleep(20);
+  assert.equal(Number(await infoField(client, 'cluster_subscribed_clients')), 0);
+});
+
 test('redis-cli without -c talks to the cluster through the proxy', async () => {
   const { proxy } = await proxyFor(cluster);
   const port = String(proxy.address().port);

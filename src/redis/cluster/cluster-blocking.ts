@@ -35,7 +35,10 @@ export class ClusterBlocking {
 
   private run(sid: number, raw: Buffer, node: ClusterNode, target: ReplyTarget, hops: number, asking: boolean): void {
     const [host, port] = [node.address.slice(0, node.address.lastIndexOf(':')), Number(node.address.slice(node.address.lastIndexOf(':') + 1))];
-    const conn = new UpstreamConnection({ host, port, label: node.address, connectTimeoutMs: this.opts.connectTimeoutMs, maxReplyBytes: this.opts.maxReplyBytes });
+    const conn = new UpstreamConnection({
+      host, port, label: node.address, connectTimeoutMs: this.opts.connectTimeoutMs, maxReplyBytes: this.opts.maxReplyBytes,
+      ...this.router.connectionExtras(host, port),
+    });
     let set = this.bySession.get(sid);
     if (!set) { set = new Set(); this.bySession.set(sid, set); }
     set.add(conn);

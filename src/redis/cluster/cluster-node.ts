@@ -19,12 +19,15 @@ export class ClusterNode {
   /** Still listed by the last topology refresh (or learned from a redirect since). */
   listed = true;
 
+  /** `opts.handshake`: the upstream AUTH command, if any (READONLY follows it on replica connections). */
   constructor(private readonly spec: BackendSpec, private readonly opts: BackendOptions) {
     this.address = `${spec.host}:${spec.port}`;
   }
 
-  private make(handshake?: Buffer): Backend {
-    const b = new Backend(this.spec, { ...this.opts, ...(handshake ? { handshake } : {}) }, (ok) => { this.up = ok; });
+  private make(readonly = false): Backend {
+    const auth = this.opts.handshake;
+    const handshake = readonly ? (auth ? [auth as Buffer, READONLY] : READONLY) : auth;
+    const b = new Backend(this.spec, { ...this.opts, handshake }, (ok) => { this.up = ok; });
     b.start();
     return b;
   }
@@ -36,7 +39,7 @@ export class ClusterNode {
 
   /** Connections in READONLY mode, for reads served by this node as a replica. */
   get readonly(): Backend {
-    return this.ro ?? (this.ro = this.make(READONLY));
+    return this.ro ?? (this.ro = this.make(true));
   }
 
   get outstanding(): number {

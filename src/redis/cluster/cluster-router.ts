@@ -8,6 +8,7 @@ import type { BackendSpec, RedisPoolConfig } from '../../config/index.js';
 import type { ClusterSettings } from '../../config/redis-cluster.js';
 import { errorReply } from '../../resp/index.js';
 import type { BackendOptions } from '../backend.js';
+import { backendConnectionOptions } from '../governance/backend-options.js';
 import { ClusterBlocking } from './cluster-blocking.js';
 import { ClusterNode } from './cluster-node.js';
 import { ClusterPubSub } from './cluster-pubsub.js';
@@ -19,6 +20,9 @@ import { SLOTS, type ShardTopology } from './topology.js';
 /** Refreshes triggered by redirects or failures start at most this often. */
 const MIN_REFRESH_GAP_MS = 100;
 const NO_REPLICAS: ClusterNode[] = [];
+
+/** What every connection to one node carries: the AUTH command and TLS options, when configured. */
+export type ConnectionExtras = Pick<BackendOptions, 'tls'> & { handshake?: Buffer };
 
 export class ClusterRouter implements RequestRouter {
   readonly settings: ClusterSettings;
@@ -35,6 +39,7 @@ export class ClusterRouter implements RequestRouter {
   private lastStart = 0;
   private rr = 0;
   private closed = false;
+  private readonly extras = new Map<string, ConnectionExtras>();
   /** Counters for stats and INFO. */
   refreshes = 0;
   refreshFailures = 0;
@@ -152,10 +157,21 @@ export class ClusterRouter implements RequestRouter {
     const key = `${host}:${port}`;
     let n = this.nodes.get(key);
     if (n === undefined) {
-      n = new ClusterNode({ host, port, weight: 1 }, this.nodeOpts);
+      n = new ClusterNode({ host, port, weight: 1 }, { ...this.nodeOpts, ...this.connectionExtras(host, port) });
       this.nodes.set(key, n);
     }
     return n;
+  }
+
+  /** Upstream AUTH handshake and TLS options for connections to `host:port` (upstream_auth, upstream_tls). */
+  connectionExtras(host: string, port: number): ConnectionExtras {
+    const key = `${host}:${port}`;
+    let e = this.extras.get(key);
+    if (e === undefined) {
+      e = backendConnectionOptions(this.pool, { host, port, weight: 1 });
+      this.extras.set(key, e);
+    }
+    return e;
   }
 
   moved(slot: number, node: ClusterNode): void {
@@ -211,7 +227,10 @@ export class ClusterRouter implements RequestRouter {
       tried.add(c.address);
       const colon = c.address.lastIndexOf(':');
       try {
-        const shards = await fetchTopology(c.address.slice(0, colon), Number(c.address.slice(colon + 1)), this.settings.refreshTimeoutMs);
+        const host = c.address.slice(0, colon);
+        const port = Number(c.address.slice(colon + 1));
+        const extras = this.connectionExtras(host, port);
+        const shards = await fetchTopology(host, port, this.settings.refreshTimeoutMs, extras.handshake, extras.tls);
         if (shards.length === 0) { errors.push(`${c.address}: no slots assigned`); continue; }
         if (!this.closed) this.apply(shards);
         this.refreshes++;

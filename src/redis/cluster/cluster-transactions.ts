@@ -117,9 +117,11 @@ export class ClusterTransactions {
 
   private connect(node: ClusterNode): UpstreamConnection {
     const i = node.address.lastIndexOf(':');
+    const host = node.address.slice(0, i);
+    const port = Number(node.address.slice(i + 1));
     const c = new UpstreamConnection({
-      host: node.address.slice(0, i), port: Number(node.address.slice(i + 1)), label: node.address,
-      connectTimeoutMs: this.opts.connectTimeoutMs, maxReplyBytes: this.opts.maxReplyBytes,
+      host, port, label: node.address, connectTimeoutMs: this.opts.connectTimeoutMs, maxReplyBytes: this.opts.maxReplyBytes,
+      ...this.router.connectionExtras(host, port),
     });
     c.start();
     return c;

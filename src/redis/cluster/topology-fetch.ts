@@ -4,6 +4,7 @@
  * `CLUSTER SLOTS` when the server predates Redis 7.
  */
 import net from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import { decodeReply, encodeCommand, ReplyScanner, type RespValue } from '../../resp/index.js';
 import { parseClusterShards, parseClusterSlots, type ShardTopology } from './topology.js';
 
@@ -11,9 +12,9 @@ const SHARDS = encodeCommand(['CLUSTER', 'SHARDS']);
 const SLOTS_CMD = encodeCommand(['CLUSTER', 'SLOTS']);
 
 /** Sends the commands in order on one connection and resolves with their decoded replies. */
-function ask(host: string, port: number, commands: Buffer[], timeoutMs: number): Promise<RespValue[]> {
+function ask(host: string, port: number, commands: Buffer[], timeoutMs: number, tlsOpts?: ConnectionOptions): Promise<RespValue[]> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
+    const sock = tlsOpts ? tls.connect({ ...tlsOpts, host, port }) : net.connect({ host, port });
     const scanner = new ReplyScanner({ maxBulkBytes: 64 * 1024 * 1024, maxArrayLength: 1 << 24 });
     const replies: RespValue[] = [];
     const done = (err: Error | null) => {
@@ -24,7 +25,7 @@ function ask(host: string, port: number, commands: Buffer[], timeoutMs: number):
     };
     const timer = setTimeout(() => done(new Error(`${host}:${port}: no topology reply within ${timeoutMs} ms`)), timeoutMs);
     sock.setNoDelay(true);
-    sock.on('connect', () => sock.write(Buffer.concat(commands)));
+    sock.on(tlsOpts ? 'secureConnect' : 'connect', () => sock.write(Buffer.concat(commands)));
     sock.on('data', (chunk) => {
       try {
         scanner.feed(chunk);
@@ -46,13 +47,13 @@ function ask(host: string, port: number, commands: Buffer[], timeoutMs: number):
  * The topology as `host:port` sees it. `prefix` (e.g. an AUTH command) is sent first and its
  * reply must not be an error.
  */
-export async function fetchTopology(host: string, port: number, timeoutMs: number, prefix?: Buffer): Promise<ShardTopology[]> {
+export async function fetchTopology(host: string, port: number, timeoutMs: number, prefix?: Buffer, tlsOpts?: ConnectionOptions): Promise<ShardTopology[]> {
   const pre = prefix ? [prefix] : [];
-  const replies = await ask(host, port, [...pre, SHARDS], timeoutMs);
+  const replies = await ask(host, port, [...pre, SHARDS], timeoutMs, tlsOpts);
   if (prefix && replies[0].type === 'error') throw new Error(`${host}:${port}: ${replies[0].value}`);
   const r = replies[replies.length - 1];
   if (r.type === 'error' && /unknown (sub)?command|syntax/i.test(r.value)) {
-    const old = await ask(host, port, [...pre, SLOTS_CMD], timeoutMs);
+    const old = await ask(host, port, [...pre, SLOTS_CMD], timeoutMs, tlsOpts);
     return parseClusterSlots(old[old.length - 1]);
   }
   if (r.type === 'error') throw new Error(`${host}:${port}: ${r.value}`);

@@ -1,0 +1,95 @@
+/**
+ * distribution: cluster in front of a Redis Cluster whose nodes require a password
+ * (requirepass, masterauth on replicas): with upstream_auth every connection the proxy opens
+ * authenticates first — shared node connections, READONLY replica connections, topology
+ * queries, blocking calls, transactions and subscriber relays — while per-client governance
+ * (downstream auth) applies as on any pool. Without upstream_auth, or with a wrong password,
+ * clients get a clear error naming the cause.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { startRedisProxy, type RedisProxy } from '../../src/redis/index.js';
+import { commandCalls, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
+
+const PASSWORD = 'cluster-secret';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+let cluster: TestCluster;
+const closers: Array<() => Promise<unknown> | void> = [];
+
+before(async () => {
+  cluster = await startRedisCluster(undefined, { password: PASSWORD });
+});
+
+after(async () => {
+  for (const c of closers.reverse()) await c();
+  await cluster.stop();
+});
+
+async function proxyWith(governance: Record<string, unknown>, settings: Record<string, unknown> = {}): Promise<{ proxy: RedisProxy; port: number }> {
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', distribution: 'cluster', backends: cluster.addresses.slice(0, 2), cluster: settings, governance,
+  });
+  closers.push(() => proxy.close(0));
+  return { proxy, port: proxy.address().port };
+}
+
+function client(port: number, password?: string): Redis {
+  const c = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 1 });
+  c.on('error', () => { /* asserted through command results */ });
+  closers.push(() => c.disconnect());
+  return c;
+}
+
+test('upstream_auth: reads, writes, replica reads, split commands, blocking, MULTI and SUBSCRIBE authenticate to every node', async () => {
+  const { port } = await proxyWith(
+    { upstream_auth: { password: PASSWORD }, auth: { passwords: ['client-pw'] } },
+    { readPolicy: 'replica' },
+  );
+  // Downstream auth still applies: the client authenticates to the proxy, the proxy to the nodes.
+  const anon = client(port);
+  await assert.rejects(anon.set('k', 'v'), /NOAUTH/);
+  const c = client(port, 'client-pw');
+  const keys = Array.from({ length: 30 }, (_, i) => `auth:${i}`);
+  assert.equal(await c.mset(...keys.flatMap((k) => [k, `v-${k}`])), 'OK');
+  for (const m of (await cluster.shards()).map((s) => s.master)) await cluster.admin(m).call('WAIT', 1, 10_000);
+  // read_policy: replica → READONLY connections (AUTH first, then READONLY); replication is asynchronous.
+  const readsBefore = await commandCalls(cluster, (await cluster.shards()).flatMap((s) => s.replicas), 'get');
+  let got: Array<string | null> = [];
+  for (let i = 0; i < 100; i++) {
+    got = await Promise.all(keys.map((k) => c.get(k)));
+    if (got.every((v, j) => v === `v-${keys[j]}`)) break;
+    await sleep(20);
+  }
+  assert.deepEqual(got, keys.map((k) => `v-${k}`));
+  assert.ok(await commandCalls(cluster, (await cluster.shards()).flatMap((s) => s.replicas), 'get') > readsBefore, 'replicas served the reads');
+  assert.deepEqual(await c.mget(keys[0], keys[1], keys[2]), [`v-${keys[0]}`, `v-${keys[1]}`, `v-${keys[2]}`]);
+  // Blocking call on its dedicated connection, woken by another client's push.
+  const waiter = client(port, 'client-pw');
+  const popped = waiter.blpop('auth:list', 10);
+  await sleep(100);
+  assert.equal(await c.rpush('auth:list', 'x'), 1);
+  assert.deepEqual(await popped, ['auth:list', 'x']);
+  // Transaction on its dedicated connection.
+  const tx = await c.multi().set('{acct}:a', '1').incr('{acct}:a').exec();
+  assert.deepEqual(tx, [[null, 'OK'], [null, 2]]);
+  // Subscriber relay.
+  const sub = client(port, 'client-pw');
+  const msgs: string[] = [];
+  sub.on('message', (ch, m) => msgs.push(`${ch}:${m}`));
+  assert.equal(await sub.subscribe('auth:news'), 1);
+  await c.publish('auth:news', 'hello');
+  for (let i = 0; i < 100 && msgs.length === 0; i++) await sleep(20);
+  assert.deepEqual(msgs, ['auth:news:hello']);
+  assert.equal(await sub.unsubscribe(), 0);
+});
+
+test('without upstream_auth the proxy answers with the nodes\' NOAUTH, naming the node; a wrong password gets WRONGPASS', async () => {
+  const { port } = await proxyWith({ stats: { top_callers: 5 } });
+  const c = client(port);
+  await assert.rejects(c.set('k', 'v'), (e: Error) => /CLUSTERDOWN the proxy has no cluster topology yet \(127\.0\.0\.1:\d+: NOAUTH Authentication required/.test(e.message));
+
+  const wrong = await proxyWith({ upstream_auth: { password: 'not-it' } });
+  const w = client(wrong.port);
+  await assert.rejects(w.get('k'), (e: Error) => /CLUSTERDOWN .*WRONGPASS/.test(e.message));
+});
