@@ -6,16 +6,13 @@
  *   - fans whole-keyspace commands out to every shard and merges,
  *   - answers local commands, and refuses what the proxy cannot do with a clear error.
  */
-import { arrayHeader, bulkReply, type RequestParser } from '../resp/index.js';
-import {
-  CommandFlag, commandKeys, isBlocking, lookupCommand, unknownCommandError, unknownSubcommandError,
-  type CommandSpec, type GetArg,
-} from './commands/index.js';
+import { arrayHeader, type RequestParser } from '../resp/index.js';
+import { CommandFlag, commandKeys, isBlocking, type CommandSpec, type GetArg } from './commands/index.js';
 import { CROSSSHARD, errorReply, notSupported, wrongArity } from './errors.js';
 import {
-  Gather, mergeAllOk, mergeConcat, mergeLogicalAnd, mergeMget, mergeRandomNonNull, mergeSum, type Merge,
+  copyBytes, Gather, mergeAllOk, type Merge,
 } from './fragments.js';
-import { mergeInfo } from './info-merge.js';
+import { callsByCommand, FAN_OUT as FAN_OUT_COMMON, mergeInfoReplies, ONE_SHARD, resolveRoute, SPLIT } from './split-common.js';
 import { LOCAL_COMMANDS, type LocalHandler } from './local-commands.js';
 import type { Router } from './router.js';
 import type { ClientSession, RequestHandler } from './session.js';
@@ -41,26 +38,8 @@ interface Route {
   calls: number;
 }
 
-const SPLIT: Record<string, { split: 'each' | 'pairs'; merge: Merge }> = {
-  mget: { split: 'each', merge: mergeMget },
-  del: { split: 'each', merge: mergeSum },
-  unlink: { split: 'each', merge: mergeSum },
-  exists: { split: 'each', merge: mergeSum },
-  touch: { split: 'each', merge: mergeSum },
-  mset: { split: 'pairs', merge: mergeAllOk },
-};
-
-/** Whole-keyspace commands sent to every shard; 'info' is merged by the proxy itself. */
-const FAN_OUT: Record<string, Merge | 'info'> = {
-  dbsize: mergeSum, flushdb: mergeAllOk, flushall: mergeAllOk, keys: mergeConcat, randomkey: mergeRandomNonNull,
-  info: 'info', 'config|set': mergeAllOk, 'config|resetstat': mergeAllOk, 'config|rewrite': mergeAllOk,
-  'script|load': mergeAllOk, 'script|flush': mergeAllOk, 'script|exists': mergeLogicalAnd,
-  'function|flush': mergeAllOk, 'function|load': mergeAllOk, 'function|delete': mergeAllOk, 'function|restore': mergeAllOk,
-  swapdb: mergeAllOk,
-};
-
-/** Keyless commands any one shard can answer. */
-const ONE_SHARD = new Set(['time', 'lolwut', 'config|get', 'config|help', 'function|list', 'function|dump', 'function|stats', 'script|help', 'function|help']);
+/** Whole-keyspace commands sent to every shard (split-common.ts), and SWAPDB on every backend. */
+const FAN_OUT: Record<string, Merge | 'info'> = { ...FAN_OUT_COMMON, swapdb: mergeAllOk };
 
 const LATER = '(transactions, blocking commands and pub/sub come in Redis mesh proxy part 2)';
 const REFUSED: Record<string, string> = {
@@ -97,29 +76,8 @@ export class CommandSplitter implements RequestHandler {
   handle(s: ClientSession, p: RequestParser): void {
     this.cur = p;
     if (s.state !== null && this.features !== null && this.features.intercept(s, p)) return;
-    let r = this.routes.get(p.commandName());
-    if (r === undefined) {
-      const name = p.commandName();
-      const compiled = this.compile(name, lookupCommand(name));
-      if (compiled === undefined) {
-        this.invalid++;
-        return s.reply(errorReply(unknownCommandError(p.argc, this.getArg)));
-      }
-      r = compiled;
-    }
-    if (r.kind === Kind.Container) {
-      if (p.argc < 2) return s.reply(wrongArity(r.name));
-      const sub = `${r.name}|${p.argString(1).toLowerCase()}`;
-      const sr = this.routes.get(sub) ?? this.compile(sub, r.spec!.subcommands!.get(sub.slice(r.name.length + 1)));
-      if (sr === undefined) {
-        this.invalid++;
-        return s.reply(errorReply(unknownSubcommandError(p.argc, this.getArg)));
-      }
-      r = sr;
-    }
-    r.calls++;
-    const argc = p.argc;
-    if (r.arity >= 0 ? argc !== r.arity : argc < -r.arity) return s.reply(wrongArity(r.name));
+    const r = resolveRoute(this.routes, Kind.Container, this.compileRoute, s, p, this.getArg);
+    if (typeof r === 'number') { this.invalid += r; return; }
     switch (r.kind) {
       case Kind.Forward: {
         const k = r.keyIndex;
@@ -232,6 +190,8 @@ export class CommandSplitter implements RequestHandler {
     for (let i = 0; i < backends.length; i++) this.sendTo(s, i, raw, gather.fragment(i));
   }
 
+  private readonly compileRoute = (name: string, spec: CommandSpec | undefined): Route | undefined => this.compile(name, spec);
+
   private compile(name: string, spec: CommandSpec | undefined): Route | undefined {
     const local = this.features?.handler(name) ?? LOCAL_COMMANDS.get(name);
     if (spec === undefined && local === undefined) return undefined;
@@ -266,8 +226,7 @@ export class CommandSplitter implements RequestHandler {
   };
 
   stats(): SplitterStats {
-    const commands: Record<string, number> = {};
-    for (const r of this.routes.values()) if (r.calls) commands[r.name] = r.calls;
+    const commands = callsByCommand(this.routes.values());
     return { unsupported_command: this.unsupported, invalid_request: this.invalid, cross_shard: this.crossShard, fragments: this.fragments, commands };
   }
 }
@@ -294,22 +253,10 @@ function subCommand(p: RequestParser, idx: number[]): Buffer {
     total += en[k] - st[k] + decimalDigits(en[k] - st[k]) + 5;
   }
   const out = Buffer.allocUnsafe(total);
-  let off = head.copy(out, 0);
+  let off = copyBytes(head, 0, head.length, out, 0);
   for (let i = 0; i < idx.length; i++) {
     const k = idx[i];
-    const from = st[k] - 3 - decimalDigits(en[k] - st[k]);
-    off += buf.copy(out, off, from, en[k] + 2);
+    off = copyBytes(buf, st[k] - 3 - decimalDigits(en[k] - st[k]), en[k] + 2, out, off);
   }
   return out;
-}
-
-function mergeInfoReplies(replies: Buffer[], proxySection: string): Buffer {
-  const texts: string[] = [];
-  for (const r of replies) {
-    if (r[0] !== 36) continue;
-    const lf = r.indexOf(10);
-    texts.push(r.toString('utf8', lf + 1, r.length - 2));
-  }
-  if (texts.length === 0) return replies[0];
-  return bulkReply(mergeInfo(texts, proxySection));
 }

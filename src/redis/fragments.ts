@@ -116,8 +116,84 @@ function concatArray(elements: Buffer[]): Buffer {
 
 // ---- split multi-key commands (layout[shard] = client-order positions of that shard's keys)
 
-/** MGET: each shard's values back into the client's key order; a failed shard's keys become error elements. */
+/** Copies src[s, e) to dst at off (a plain loop for the short ranges of keys and values: cheaper than a native copy call); returns the new offset. */
+export function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, off: number): number {
+  const n = e - s;
+  if (n > 48) return off + src.copy(dst, off, s, e);
+  for (let i = 0; i < n; i++) dst[off + i] = src[s + i];
+  return off + n;
+}
+
+const EMPTY = Buffer.alloc(0);
+// Scratch for mergeMget (merges run synchronously): each client position's bytes as (buffer, start, end).
+let elemBuf: Buffer[] = [];
+let elemStart = new Int32Array(64);
+let elemEnd = new Int32Array(64);
+
+/** Index of the LF ending the line that starts at p, or -1. */
+function lineEnd(b: Buffer, p: number): number {
+  const n = b.length;
+  for (let i = p + 1; i < n; i++) if (b[i] === 10) return i;
+  return -1;
+}
+
+/**
+ * MGET: each shard's values back into the client's key order; a failed shard's keys become
+ * error elements. Flat replies (the usual case) are copied once into the merged reply without
+ * slicing; anything else takes the general path.
+ */
 export const mergeMget: Merge = (replies, g) => {
+  const total = g.total;
+  if (elemStart.length < total) { elemStart = new Int32Array(total * 2); elemEnd = new Int32Array(total * 2); }
+  const layout = g.layout!;
+  let bytes = 0;
+  for (let shard = 0; shard < replies.length; shard++) {
+    const r = replies[shard];
+    const positions = layout[shard];
+    const np = positions.length;
+    if (r[0] === MINUS) {
+      for (let j = 0; j < np; j++) {
+        const pos = positions[j];
+        elemBuf[pos] = r; elemStart[pos] = 0; elemEnd[pos] = r.length;
+      }
+      bytes += r.length * np;
+      continue;
+    }
+    if (r[0] !== STAR) return mergeMgetGeneral(replies, g);
+    const hl = lineEnd(r, 0);
+    if (hl < 0 || intAt(r, 1, hl - 1) !== np) return mergeMgetGeneral(replies, g);
+    let p = hl + 1;
+    for (let j = 0; j < np; j++) {
+      const t = r[p];
+      const e = lineEnd(r, p);
+      if (e < 0) return mergeMgetGeneral(replies, g);
+      let end: number;
+      if (t === DOLLAR) {
+        const len = intAt(r, p + 1, e - 1);
+        end = len < 0 ? e + 1 : e + 3 + len;
+        if (end > r.length) return mergeMgetGeneral(replies, g);
+      } else if (t === COLON || t === PLUS || t === MINUS || t === UNDERSCORE) {
+        end = e + 1;
+      } else {
+        return mergeMgetGeneral(replies, g);
+      }
+      const pos = positions[j];
+      elemBuf[pos] = r; elemStart[pos] = p; elemEnd[pos] = end;
+      bytes += end - p;
+      p = end;
+    }
+  }
+  const head = arrayHeader(total);
+  const out = Buffer.allocUnsafe(head.length + bytes);
+  let off = copyBytes(head, 0, head.length, out, 0);
+  for (let i = 0; i < total; i++) {
+    off = copyBytes(elemBuf[i], elemStart[i], elemEnd[i], out, off);
+    elemBuf[i] = EMPTY;
+  }
+  return out;
+};
+
+function mergeMgetGeneral(replies: Buffer[], g: Gather): Buffer {
   const out: Buffer[] = new Array(g.total);
   replies.forEach((r, shard) => {
     const positions = g.layout![shard];
@@ -125,7 +201,7 @@ export const mergeMget: Merge = (replies, g) => {
     for (let j = 0; j < positions.length; j++) out[positions[j]] = elems ? elems[j] : r;
   });
   return concatArray(out);
-};
+}
 
 /** DEL, UNLINK, EXISTS, TOUCH: the shards' counts summed. */
 export const mergeSum: Merge = (replies) => {

@@ -12,6 +12,7 @@ import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { SessionGovernance } from './governance/hooks.js';
 import type { ReplyTarget } from './upstream-connection.js';
 import type { ClientState } from './clients/client-state.js';
+import { readAcceptedInto } from './socket-read.js';
 
 /** A place in the client's reply order; filled by a backend reply or a merged reply. */
 export class Slot implements ReplyTarget {
@@ -52,6 +53,8 @@ const HIGH_WATER = 64 * 1024 * 1024;
  */
 let nextId = cluster.isWorker && cluster.worker ? cluster.worker.id * 2 ** 40 + 1 : 1;
 const EMPTY_CHUNK = Buffer.alloc(0);
+/** Unparsed input a soft-paused client may send before its socket stops being read. */
+const SOFT_PAUSE_BYTES = 64 * 1024;
 
 export class ClientSession implements Flushable {
   readonly id = nextId++;
@@ -82,10 +85,12 @@ export class ClientSession implements Flushable {
   constructor(readonly socket: net.Socket, private readonly handler: RequestHandler, limits: Partial<ParserLimits>) {
     this.parser = new RequestParser(limits);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const onChunk = (chunk: Buffer): void => this.onData(chunk);
+    this.direct = readAcceptedInto(socket, onChunk);
+    if (!this.direct) socket.on('data', onChunk);
     socket.on('error', () => { /* 'close' follows */ });
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => { if (!this.closeAfterFlush && !this.closed && !this.held) socket.resume(); });
+    socket.on('drain', () => { if (!this.closeAfterFlush && !this.closed && !this.held) this.resumeInput(); });
   }
 
   /** A blocking command is waiting: like Redis, read no further commands of this client until it is answered. */
@@ -93,7 +98,29 @@ export class ClientSession implements Flushable {
 
   hold(): void {
     this.held = true;
-    this.socket.pause();
+    this.pauseInput();
+  }
+
+  /**
+   * Reads straight from the handle (socket-read.ts): there pause() stops the handle at once,
+   * so EOF would go unseen; instead input is held back softly (fed to the parser, not parsed)
+   * and the handle only stops past SOFT_PAUSE_BYTES, like a paused stream's buffer.
+   */
+  private readonly direct: boolean;
+  private inputPaused = false;
+  private handlePaused = false;
+
+  private pauseInput(): void {
+    if (!this.direct) this.socket.pause();
+    else this.inputPaused = true;
+  }
+
+  private resumeInput(): void {
+    if (!this.direct) { this.socket.resume(); return; }
+    if (!this.inputPaused) return;
+    this.inputPaused = false;
+    if (this.handlePaused) { this.handlePaused = false; this.socket.resume(); }
+    this.onData(EMPTY_CHUNK);
   }
 
   /** The blocking command was answered: go on with the commands that arrived meanwhile. */
@@ -101,6 +128,7 @@ export class ClientSession implements Flushable {
     if (!this.held) return;
     this.held = false;
     if (this.closed || this.closeAfterFlush) return;
+    if (this.direct) { this.resumeInput(); return; }
     this.socket.resume();
     this.onData(EMPTY_CHUNK);
   }
@@ -110,6 +138,10 @@ export class ClientSession implements Flushable {
     const p = this.parser;
     try {
       p.feed(chunk);
+      if (this.inputPaused) {
+        if (!this.handlePaused && p.bufferedBytes() > SOFT_PAUSE_BYTES) { this.handlePaused = true; this.socket.pause(); }
+        return;
+      }
       while (!this.held && p.parseNext()) {
         this.requests++;
         if (this.gov === null || !this.gov.onRequest(this, p)) this.handler.handle(this, p);
@@ -149,7 +181,7 @@ export class ClientSession implements Flushable {
   /** Closes the connection once every earlier reply has been written (QUIT, protocol error). */
   endAfterReplies(): void {
     this.closeAfterFlush = true;
-    this.socket.pause();
+    if (!this.direct) this.socket.pause(); // direct reads go on (and are dropped) so EOF is seen
     if (this.head === null) scheduleFlush(this);
   }
 
@@ -188,7 +220,7 @@ export class ClientSession implements Flushable {
       this.outBytes = 0;
     }
     if (this.closeAfterFlush && this.head === null) sock.end();
-    else if (sock.writableLength > HIGH_WATER) sock.pause();
+    else if (sock.writableLength > HIGH_WATER) this.pauseInput();
   }
 
   private onClose(): void {

@@ -12,6 +12,7 @@ import { reconnectDelay } from './backoff.js';
 import { Fifo } from './fifo.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { backendError } from './errors.js';
+import { onreadOption } from './socket-read.js';
 
 /** Receives exactly one reply per request: the backend's bytes, or a proxy error reply. */
 export interface ReplyTarget {
@@ -139,7 +140,9 @@ export class UpstreamConnection implements Flushable {
     this.state = State.Connecting;
     this.scanner = new ReplyScanner({ maxBulkBytes: this.opts.maxReplyBytes, maxArrayLength: 1 << 30 });
     const o = this.opts;
-    const sock = o.tls ? tls.connect({ ...o.tls, host: o.host, port: o.port }) : net.connect({ host: o.host, port: o.port });
+    const sock = o.tls
+      ? tls.connect({ ...o.tls, host: o.host, port: o.port })
+      : net.connect({ host: o.host, port: o.port, onread: onreadOption((chunk) => { if (this.socket === sock) this.onData(chunk); }) });
     this.socket = sock;
     if (o.handshake) {
       // Several commands (AUTH, then READONLY on cluster replica connections): each reply checked.
@@ -168,7 +171,7 @@ export class UpstreamConnection implements Flushable {
       this.opts.onEvent?.('connected');
       if (this.out.length) { this.lastProgressAt = Date.now(); scheduleFlush(this); }
     });
-    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (o.tls) sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('error', () => { /* 'close' follows; the error is counted there */ });
     sock.on('close', (hadError) => {
       if (this.socket !== sock) return;

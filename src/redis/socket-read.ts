@@ -1,0 +1,57 @@
+/**
+ * Socket reads without the Readable-stream machinery: Node's `onread` mode reads into a
+ * caller-supplied buffer and calls back directly (no per-read ArrayBuffer, no push/'data'
+ * emit/nextTick). All sockets share one static read buffer (reads are synchronous and one at
+ * a time), so each chunk is copied out (from Node's small-buffer pool) before it is handed on:
+ * parsers keep subarrays of it. pause()/resume() still work (Node stops/starts the handle).
+ */
+import net from 'node:net';
+
+const READ_SIZE = 64 * 1024;
+const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
+
+export type ChunkHandler = (chunk: Buffer) => void;
+
+function copyOut(n: number): Buffer {
+  const c = Buffer.allocUnsafe(n);
+  if (n <= 64) for (let i = 0; i < n; i++) c[i] = readBuffer[i];
+  else readBuffer.copy(c, 0, 0, n);
+  return c;
+}
+
+/** The `onread` option for net.connect(). */
+export function onreadOption(onChunk: ChunkHandler): net.OnReadOpts {
+  return { buffer: readBuffer, callback: (n: number) => { onChunk(copyOut(n)); return true; } };
+}
+
+/**
+ * Switches an accepted plain-TCP socket to onread mode (Node offers the option only to
+ * net.connect and new Socket, not to server-accepted sockets; the slots it uses are found by
+ * their symbol names). Returns false, changing nothing, where that is not possible (TLS,
+ * another Node version): use 'data' events then.
+ */
+export function readAcceptedInto(sock: net.Socket, onChunk: ChunkHandler): boolean {
+  const handle = (sock as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void } })._handle;
+  if (!(sock instanceof net.Socket) || (sock as { encrypted?: boolean }).encrypted || handle == null || typeof handle.useUserBuffer !== 'function') return false;
+  const slots = symbolSlots(sock);
+  if (slots === null) return false;
+  const rec = sock as unknown as Record<symbol, unknown>;
+  if (rec[slots.kBuffer] !== null || rec[slots.kBufferCb] !== null) return false;
+  rec[slots.kBuffer] = readBuffer;
+  rec[slots.kBufferGen] = null;
+  rec[slots.kBufferCb] = (n: number) => { onChunk(copyOut(n)); return true; };
+  handle.useUserBuffer(readBuffer);
+  return true;
+}
+
+interface Slots { kBuffer: symbol; kBufferCb: symbol; kBufferGen: symbol }
+let cached: Slots | null | undefined;
+
+function symbolSlots(sock: net.Socket): Slots | null {
+  if (cached !== undefined) return cached;
+  const found: Partial<Record<string, symbol>> = {};
+  for (const s of Object.getOwnPropertySymbols(sock)) if (s.description) found[s.description] = s;
+  const { kBuffer, kBufferCb, kBufferGen } = found;
+  cached = kBuffer && kBufferCb && kBufferGen ? { kBuffer, kBufferCb, kBufferGen } : null;
+  return cached;
+}
