@@ -15,18 +15,13 @@
  *     (cluster-pubsub.ts); sharded SSUBSCRIBE is refused for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
-import { bulkReply, encodeCommand, OK, type RequestParser } from '../../resp/index.js';
+import { encodeCommand, OK, type RequestParser } from '../../resp/index.js';
 import { keySlot } from '../../sharding/index.js';
-import {
-  CommandFlag, commandKeys, isBlocking, lookupCommand, parseInteger, unknownCommandError, unknownSubcommandError,
-  type CommandSpec, type GetArg,
-} from '../commands/index.js';
-import { errorReply, notSupported, wrongArity } from '../errors.js';
-import {
-  Gather, mergeAllOk, mergeConcat, mergeLogicalAnd, mergeMget, mergeRandomNonNull, mergeSum, type Merge,
-} from '../fragments.js';
-import { mergeInfo } from '../info-merge.js';
+import { CommandFlag, commandKeys, isBlocking, parseInteger, type CommandSpec, type GetArg } from '../commands/index.js';
+import { errorReply, notSupported } from '../errors.js';
+import { Gather, type Merge } from '../fragments.js';
 import { LOCAL_COMMANDS, type LocalHandler } from '../local-commands.js';
+import { callsByCommand, FAN_OUT, mergeInfoReplies, ONE_SHARD, resolveRoute, SPLIT } from '../split-common.js';
 import type { ClientSession, RequestHandler } from '../session.js';
 import type { ReplyTarget } from '../upstream-connection.js';
 import type { SplitterStats } from '../command-splitter.js';
@@ -51,26 +46,9 @@ interface Route {
   calls: number;
 }
 
-const SPLIT: Record<string, { split: 'each' | 'pairs'; merge: Merge }> = {
-  mget: { split: 'each', merge: mergeMget },
-  del: { split: 'each', merge: mergeSum },
-  unlink: { split: 'each', merge: mergeSum },
-  exists: { split: 'each', merge: mergeSum },
-  touch: { split: 'each', merge: mergeSum },
-  mset: { split: 'pairs', merge: mergeAllOk },
-};
-
-const FAN_OUT: Record<string, Merge | 'info'> = {
-  dbsize: mergeSum, flushdb: mergeAllOk, flushall: mergeAllOk, keys: mergeConcat, randomkey: mergeRandomNonNull,
-  info: 'info', 'config|set': mergeAllOk, 'config|resetstat': mergeAllOk, 'config|rewrite': mergeAllOk,
-  'script|load': mergeAllOk, 'script|flush': mergeAllOk, 'script|exists': mergeLogicalAnd,
-  'function|flush': mergeAllOk, 'function|load': mergeAllOk, 'function|delete': mergeAllOk, 'function|restore': mergeAllOk,
-};
-
 /** Keyless commands one node answers (read-only views of the cluster or server; PUBLISH, which the cluster bus spreads). */
 const ANY_NODE = new Set([
-  'publish',
-  'time', 'lolwut', 'config|get', 'config|help', 'function|list', 'function|dump', 'function|stats', 'script|help', 'function|help',
+  'publish', ...ONE_SHARD,
   'cluster|info', 'cluster|slots', 'cluster|shards', 'cluster|nodes', 'cluster|keyslot', 'cluster|help', 'cluster|links',
 ]);
 
@@ -107,29 +85,8 @@ export class ClusterSplitter implements RequestHandler {
       return ps.forward(s, p.raw());
     }
     if (this.txCommand(s, p)) return;
-    let r = this.routes.get(p.commandName());
-    if (r === undefined) {
-      const name = p.commandName();
-      const compiled = this.compile(name, lookupCommand(name));
-      if (compiled === undefined) {
-        this.invalid++;
-        return s.reply(errorReply(unknownCommandError(p.argc, this.getArg)));
-      }
-      r = compiled;
-    }
-    if (r.kind === Kind.Container) {
-      if (p.argc < 2) return s.reply(wrongArity(r.name));
-      const sub = `${r.name}|${p.argString(1).toLowerCase()}`;
-      const sr = this.routes.get(sub) ?? this.compile(sub, r.spec!.subcommands!.get(sub.slice(r.name.length + 1)));
-      if (sr === undefined) {
-        this.invalid++;
-        return s.reply(errorReply(unknownSubcommandError(p.argc, this.getArg)));
-      }
-      r = sr;
-    }
-    r.calls++;
-    const argc = p.argc;
-    if (r.arity >= 0 ? argc !== r.arity : argc < -r.arity) return s.reply(wrongArity(r.name));
+    const r = resolveRoute(this.routes, Kind.Container, this.compileRoute, s, p, this.getArg);
+    if (typeof r === 'number') { this.invalid += r; return; }
     switch (r.kind) {
       case Kind.Single: {
         const k = r.keyIndex;
@@ -248,6 +205,8 @@ export class ClusterSplitter implements RequestHandler {
     });
   }
 
+  private readonly compileRoute = (name: string, spec: CommandSpec | undefined): Route | undefined => this.compile(name, spec);
+
   private compile(name: string, spec: CommandSpec | undefined): Route | undefined {
     let local = LOCAL_COMMANDS.get(name);
     if (name === 'readonly' || name === 'readwrite' || name === 'asking') local = ACCEPTED;
@@ -285,20 +244,10 @@ export class ClusterSplitter implements RequestHandler {
     return route;
   }
 
-  private readonly mergeInfo: Merge = (replies) => {
-    const texts: string[] = [];
-    for (const r of replies) {
-      if (r[0] !== 36) continue;
-      const lf = r.indexOf(10);
-      texts.push(r.toString('utf8', lf + 1, r.length - 2));
-    }
-    if (texts.length === 0) return replies[0];
-    return bulkReply(mergeInfo(texts, `${this.infoSection()}${this.router.infoLines().join('\r\n')}\r\n`));
-  };
+  private readonly mergeInfo: Merge = (replies) => mergeInfoReplies(replies, `${this.infoSection()}${this.router.infoLines().join('\r\n')}\r\n`);
 
   stats(): SplitterStats {
-    const commands: Record<string, number> = {};
-    for (const r of this.routes.values()) if (r.calls) commands[r.name] = r.calls;
+    const commands = callsByCommand(this.routes.values());
     return { unsupported_command: this.unsupported, invalid_request: this.invalid, cross_shard: this.crossSlot, fragments: this.fragments, commands };
   }
 }
