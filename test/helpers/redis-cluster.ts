@@ -5,10 +5,12 @@
  * (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE). Everything stops with t.after.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { keySlot } from '../../src/sharding/index.js';
 import { RedisServer } from '../../src/util/redis-server.js';
+import { getFreePort } from '../../src/util/net.js';
 
 const run = promisify(execFile);
 
@@ -21,6 +23,8 @@ export interface ClusterOptions {
   nodeTimeoutMs?: number;
   /** Every node requires this password (requirepass) and replicas use it towards their master (masterauth). */
   password?: string;
+  /** TLS only: clients, the cluster bus and replication (tls-cluster, tls-replication); the cert is also the CA. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface ShardView {
@@ -35,7 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class TestCluster {
   private readonly admins = new Map<string, Redis>();
 
-  constructor(readonly servers: RedisServer[], readonly password?: string) {}
+  constructor(readonly servers: RedisServer[], readonly password?: string, private readonly caFile?: string) {}
 
   /** host:port of every node (the seeds to give a proxy or client). */
   get addresses(): string[] { return this.servers.map((s) => s.address); }
@@ -45,7 +49,8 @@ export class TestCluster {
     let c = this.admins.get(address);
     if (!c) {
       const [host, port] = address.split(':');
-      c = new Redis({ host, port: Number(port), password: this.password, lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null });
+      const tls = this.caFile ? { tls: { ca: readFileSync(this.caFile) } } : {};
+      c = new Redis({ host, port: Number(port), password: this.password, ...tls, lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null });
       c.on('error', () => { /* node may be killed on purpose */ });
       this.admins.set(address, c);
     }
@@ -69,7 +74,7 @@ export class TestCluster {
       const slots: Array<[number, number]> = [];
       for (let i = 0; i < flat.length; i += 2) slots.push([Number(flat[i]), Number(flat[i + 1])]);
       const nodes = (e.get('nodes') as unknown[][]).map(toMap);
-      const addr = (n: Map<string, unknown>) => `${String(n.get('ip'))}:${String(n.get('port'))}`;
+      const addr = (n: Map<string, unknown>) => `${String(n.get('ip'))}:${String(n.get('port') ?? n.get('tls-port'))}`;
       const master = nodes.find((n) => n.get('role') === 'master' && n.get('health') !== 'fail') ?? nodes.find((n) => n.get('role') === 'master');
       return {
         master: master ? addr(master) : '',
@@ -205,12 +210,20 @@ export async function startRedisCluster(t?: HasAfter, opts: ClusterOptions = {})
     ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
   ];
   const servers: RedisServer[] = [];
-  const cluster = new TestCluster(servers, opts.password);
+  const cluster = new TestCluster(servers, opts.password, opts.tls?.certFile);
   t?.after(() => cluster.stop());
-  const started = await Promise.all(Array.from({ length: n }, () => RedisServer.start({ args })));
+  const start = async (): Promise<RedisServer> => {
+    if (!opts.tls) return RedisServer.start({ args });
+    const port = await getFreePort();
+    const { certFile, keyFile } = opts.tls;
+    return RedisServer.start({ port, args: [...args, '--port', '0', '--tls-port', String(port), '--tls-cert-file', certFile, '--tls-key-file', keyFile,
+      '--tls-ca-cert-file', certFile, '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes'] });
+  };
+  const started = await Promise.all(Array.from({ length: n }, start));
   servers.push(...started);
   try {
     const auth = opts.password !== undefined ? ['-a', opts.password, '--no-auth-warning'] : [];
+    if (opts.tls) auth.push('--tls', '--cacert', opts.tls.certFile);
     await run('redis-cli', [...auth, '--cluster', 'create', ...cluster.addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };

@@ -4,10 +4,14 @@
  * authenticates first — shared node connections, READONLY replica connections, topology
  * queries, blocking calls, transactions and subscriber relays — while per-client governance
  * (downstream auth) applies as on any pool. Without upstream_auth, or with a wrong password,
- * clients get a clear error naming the cause.
+ * clients get a clear error naming the cause. A TLS-only cluster works with upstream_tls.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisProxy, type RedisProxy } from '../../src/redis/index.js';
 import { commandCalls, startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
@@ -93,3 +97,37 @@ test('without upstream_auth the proxy answers with the nodes\' NOAUTH, naming th
   const w = client(wrong.port);
   await assert.rejects(w.get('k'), (e: Error) => /CLUSTERDOWN .*WRONGPASS/.test(e.message));
 });
+
+test('upstream_tls + upstream_auth: a TLS-only cluster (tls-cluster, tls-replication) through the proxy', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-cluster-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const tlsCluster = await startRedisCluster(t, { replicasPerMaster: 0, password: PASSWORD, tls: { certFile, keyFile } });
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', distribution: 'cluster', backends: tlsCluster.addresses.slice(0, 1),
+    governance: { upstream_tls: { ca_file: certFile }, upstream_auth: { password: PASSWORD } },
+  });
+  t.after(() => proxy.close(0));
+  const c = client(proxy.address().port);
+  const keys = Array.from({ length: 20 }, (_, i) => `tls:${i}`);
+  assert.equal(await c.mset(...keys.flatMap((k) => [k, k])), 'OK');
+  assert.deepEqual(await c.mget(...keys), keys);
+  // Stored on the nodes over TLS (read back directly from each key's owner).
+  const shards = await tlsCluster.shards();
+  assert.equal(shards.length, 3);
+  let direct = 0;
+  for (const s of shards) direct += Number(await tlsCluster.admin(s.master).dbsize());
+  assert.equal(direct, keys.length);
+  // Without upstream_tls the nodes never answer in plain text: a clear topology error.
+  const plain = await proxyWithSeeds(tlsCluster.addresses.slice(0, 1), { upstream_auth: { password: PASSWORD } }, { refreshTimeoutMs: 300 });
+  await assert.rejects(client(plain).get('k'), /CLUSTERDOWN the proxy has no cluster topology yet/);
+});
+
+async function proxyWithSeeds(seeds: string[], governance: Record<string, unknown>, settings: Record<string, unknown>): Promise<number> {
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', distribution: 'cluster', backends: seeds, cluster: settings, governance });
+  closers.push(() => proxy.close(0));
+  return proxy.address().port;
+}
