@@ -131,3 +131,22 @@ async function proxyWithSeeds(seeds: string[], governance: Record<string, unknow
   closers.push(() => proxy.close(0));
   return proxy.address().port;
 }
+
+test('per-client governance on a cluster pool: faults, rate limits and caller stats apply before slot routing', async () => {
+  const { proxy, port } = await proxyWith({
+    upstream_auth: { password: PASSWORD },
+    faults: [{ type: 'error', percent: 100, commands: ['lpush'] }],
+    rate_limits: [{ class: 'write', requests_per_second: 0.001, burst: 3 }],
+  });
+  const c = client(port);
+  await c.client('SETNAME', 'svc-gov');
+  await assert.rejects(c.lpush('gov:l', 'x'), /Fault Injected/);
+  assert.equal(await c.set('gov:a', '1'), 'OK');
+  assert.equal(await c.set('gov:b', '2'), 'OK');
+  await assert.rejects(c.set('gov:c', '3'), /rate limit exceeded/);
+  assert.deepEqual(await c.mget('gov:a', 'gov:b'), ['1', '2'], 'reads are not limited by the write rule');
+  const gov = proxy.stats().governance!;
+  assert.equal(gov.rejected.rate_limited, 1, JSON.stringify(gov.rejected));
+  assert.equal(gov.rejected.fault, 1);
+  assert.ok(gov.callers.some((x) => x.caller.includes('svc-gov') && x.total >= 4), JSON.stringify(gov.callers));
+});
