@@ -6,20 +6,10 @@ import {
   COMMANDS, COMMAND_TABLE, arityOk, commandKeys, isBlocking, isWriteCommand, lookupCommand, lookupSubcommand,
   resolveCommand, type CommandSpec,
 } from '../../src/redis/commands/index.js';
+import { prng } from '../helpers/prng.js';
 
 const argsOf = (line: string[]) => (i: number) => Buffer.from(line[i] ?? '');
 
-/** Small seeded PRNG (mulberry32) so a failing line reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCAB = ['k1', 'k2', 'k3', '{t}a', 'x', '0', '1', '2', '3', '5', '-1', 'abc', '', 'STORE', 'store', 'STREAMS',
   'KEYS', 'BY', 'GET', 'LIMIT', 'BLOCK', 'COUNT', 'GROUP', 'AUTH', 'AUTH2', 'WEIGHTS', 'STOREDIST', 'LEFT', 'RIGHT', 'MIN'];

@@ -4,18 +4,7 @@
  * commands that must be atomic). Only deterministic commands, so a single direct Redis fed
  * the same sequence must give the same replies.
  */
-
-/** mulberry32: small, seeded, reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 /** An absolute expiry far in the future, fixed so EXPIRETIME replies are deterministic. */
 const FIXED_EXPIREAT = 4_102_444_800; // 2100-01-01

@@ -8,17 +8,8 @@ import assert from 'node:assert/strict';
 import { startRedis, startRedisMany } from '../helpers/servers.js';
 import { startRedisProxy } from '../../src/redis/index.js';
 import { RawClient, type Plain } from './client-commands-raw.js';
+import { prng } from '../helpers/prng.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Step = { who: 0 | 1; line: string[] };
 
