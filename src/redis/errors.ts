@@ -17,7 +17,6 @@ export function wrongArity(fullName: string): Buffer {
 export const CROSSSHARD = errorReply("CROSSSHARD Keys in request don't hash to the same shard");
 
 export function notSupported(name: string, why: string): Buffer {
-  return errorReply(`ERR ${name.toUpperCase()} is not supported by the proxy ${why}`);
+  return errorReply(`ERR ${name.toUpperCase()} is not supported by the proxy${why ? ` ${why}` : ''}`);
 }
 
-export const NOT_YET = '(transactions, blocking commands and pub/sub come in a later version)';

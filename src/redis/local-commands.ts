@@ -111,7 +111,7 @@ const client: LocalHandler = (s, p) => {
     return s.reply(OK);
   }
   if (!COMMANDS.get('client')?.subcommands?.has(sub)) return s.reply(errorReply(unknownSubcommandError(p.argc, (i) => p.arg(i))));
-  s.reply(notSupported(`CLIENT ${sub}`, '(only SETNAME, GETNAME and ID)'));
+  s.reply(notSupported(`CLIENT ${sub}`, '(supported: ID, INFO, LIST, KILL, UNBLOCK, SETNAME, GETNAME, SETINFO)'));
 };
 
 function commandInfo(c: CommandSpec): RespValue {
