@@ -88,13 +88,21 @@ test('upstream auth: password and ACL user per pool, per-backend override; a wro
   const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
   t.after(() => c.disconnect());
   await c.connect();
-  for (let i = 0; i < 40; i++) await c.set(`k${i}`, String(i));
-  const vals = await c.mget(...Array.from({ length: 40 }, (_, i) => `k${i}`));
-  assert.deepEqual(vals, Array.from({ length: 40 }, (_, i) => String(i)));
-  const direct = new Redis({ port: a.port, password: 'pool-pass', lazyConnect: true });
-  await direct.connect();
-  assert.ok((await direct.dbsize()) > 0);
-  direct.disconnect();
+  // fnv1a_64 barely mixes a key's last bytes, so the varying part goes first: the keys then
+  // spread over both backends whatever ports they got.
+  const keys = Array.from({ length: 40 }, (_, i) => `${i}:k`);
+  for (let i = 0; i < keys.length; i++) await c.set(keys[i], String(i));
+  const vals = await c.mget(...keys);
+  assert.deepEqual(vals, keys.map((_, i) => String(i)));
+  const directA = new Redis({ port: a.port, password: 'pool-pass', lazyConnect: true });
+  const directB = new Redis({ port: b.port, username: 'proxy', password: 'acl-pass', lazyConnect: true });
+  await directA.connect();
+  await directB.connect();
+  const [onA, onB] = [await directA.dbsize(), await directB.dbsize()];
+  directA.disconnect();
+  directB.disconnect();
+  assert.equal(onA + onB, keys.length);
+  assert.ok(onA > 0 && onB > 0, `keys on a: ${onA}, on b: ${onB}`);
 
   // A backend whose password does not match: requests fail with a clear error, the backend is unhealthy.
   const bad = await startRedis(t, { args: ['--requirepass', 'other'] });
