@@ -25,27 +25,8 @@ for bin in redis-server redis-benchmark redis-cli node curl; do
 done
 if [ -f dist/cli/main.js ] && [ -z "${FROM_SOURCE:-}" ]; then TRELLIS=(node bin/trellis.js); else TRELLIS=(node --import tsx src/cli/main.ts); echo "bench: dist/ missing, running from source via tsx" >&2; fi
 
-WORK=$(mktemp -d /tmp/trellis-gov-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.3
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { node bench/lib/free-port.mjs; }
-wait_port() { # port [password]
-  local i
-  for i in $(seq 1 400); do
-    if redis-cli -p "$1" ${2:+--no-auth-warning -a "$2"} PING 2>/dev/null | grep -q PONG; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing answers PING on port $1" >&2; return 1
-}
+source bench/lib/processes.sh
+bench_workdir trellis-gov-bench
 
 BACKENDS=()
 for i in 1 2 3 4; do

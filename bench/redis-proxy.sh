@@ -29,28 +29,8 @@ if [[ " $TARGETS " == *" trellis "* ]] && [ ! -f dist/cli/main.js ]; then
   echo "bench: dist/ is missing; run 'npm run build' (npm run bench:redis does)" >&2; exit 1
 fi
 
-WORK=$(mktemp -d /tmp/trellis-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.3
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { node bench/lib/free-port.mjs; }
-
-wait_port() {
-  local port=$1 i
-  for i in $(seq 1 200); do
-    if redis-cli -p "$port" PING >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing answers PING on port $port" >&2; return 1
-}
+source bench/lib/processes.sh
+bench_workdir trellis-bench
 
 start_redis() {
   local port=$1
