@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionRecord } from '../types.js';
 import { afterCrash, DEFAULT_BACKOFF, NO_CRASHES, settle, waitBeforeStart, type BackoffPolicy, type CrashState } from './crash-backoff.js';
-import { instanceEnv, loadSpecFor, planFor, prepareInstanceDir } from './instance-plan.js';
+import { instanceEnv, loadSpecFor, planFor, prepareInstanceDirSync } from './instance-plan.js';
 import { LogBuffer } from './log-buffer.js';
 import type { FunctionHealth, InstanceInfo, LogLine, ProviderEvent, RuntimeProvider } from './provider.js';
 import { WatchdogProcess } from './watchdog-process.js';
@@ -230,7 +230,7 @@ export class ProcessProvider implements RuntimeProvider {
         if (v === undefined) throw new Error(`secret "${s}" not found`);
         secretValues[s] = v;
       }
-      const dirs = await prepareInstanceDir(this.runDir, rec, info.id, plan, secretValues);
+      const dirs = prepareInstanceDirSync(this.runDir, rec, info.id, plan, secretValues);
       inst.dir = dirs.root;
       const env = instanceEnv(rec, info.id, plan, dirs);
       this.system(rec.name, info.id, `starting (${plan.runtime}, ${plan.mode} mode, version ${rec.version})`);
