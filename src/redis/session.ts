@@ -13,6 +13,8 @@ import type { SessionGovernance } from './governance/hooks.js';
 import type { ReplyTarget } from './upstream-connection.js';
 import type { ClientState } from './clients/client-state.js';
 import { readAcceptedInto } from './socket-read.js';
+import { SocketWriter } from './socket-write.js';
+import { OutQueue } from './out-queue.js';
 
 /** A place in the client's reply order; filled by a backend reply or a merged reply. */
 export class Slot implements ReplyTarget {
@@ -63,8 +65,7 @@ export class ClientSession implements Flushable {
   name = '';
   head: Slot | null = null;
   private tail: Slot | null = null;
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly out = new OutQueue();
   private readonly parser: RequestParser;
   private closeAfterFlush = false;
   closed = false;
@@ -90,8 +91,12 @@ export class ClientSession implements Flushable {
     if (!this.direct) socket.on('data', onChunk);
     socket.on('error', () => { /* 'close' follows */ });
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => { if (!this.closeAfterFlush && !this.closed && !this.held) this.resumeInput(); });
+    const onDrain = (): void => { if (!this.closeAfterFlush && !this.closed && !this.held && this.writer.backlog === 0) this.resumeInput(); };
+    this.writer = new SocketWriter(socket, onDrain);
+    socket.on('drain', onDrain);
   }
+
+  private readonly writer: SocketWriter;
 
   /** A blocking command is waiting: like Redis, read no further commands of this client until it is answered. */
   private held = false;
@@ -200,33 +205,21 @@ export class ClientSession implements Flushable {
 
   private push(buf: Buffer): void {
     this.out.push(buf);
-    this.outBytes += buf.length;
     scheduleFlush(this);
   }
 
   flush(): void {
     if (this.closed) return;
     const sock = this.socket;
-    const n = this.out.length;
-    if (n === 1) sock.write(this.out[0]);
-    else if (n > 1 && this.outBytes <= 256 * 1024) sock.write(Buffer.concat(this.out, this.outBytes));
-    else if (n > 1) {
-      sock.cork();
-      for (let i = 0; i < n; i++) sock.write(this.out[i]);
-      sock.uncork();
-    }
-    if (n) {
-      this.out.length = 0; // reused: write() keeps its own references
-      this.outBytes = 0;
-    }
+    this.out.writeTo(this.writer);
     if (this.closeAfterFlush && this.head === null) sock.end();
-    else if (sock.writableLength > HIGH_WATER) this.pauseInput();
+    else if (this.writer.backlog > HIGH_WATER) this.pauseInput();
   }
 
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.out = [];
+    this.out.clear();
     this.handler.onSessionClosed(this);
   }
 }

@@ -13,6 +13,8 @@ import { Fifo } from './fifo.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { backendError } from './errors.js';
 import { onreadOption } from './socket-read.js';
+import { SocketWriter } from './socket-write.js';
+import { OutQueue } from './out-queue.js';
 
 /** Receives exactly one reply per request: the backend's bytes, or a proxy error reply. */
 export interface ReplyTarget {
@@ -41,10 +43,10 @@ const enum State { Connecting, Ready, Down, Closed }
 export class UpstreamConnection implements Flushable {
   flushQueued = false;
   private socket: net.Socket | null = null;
+  private writer: SocketWriter | null = null;
   private state = State.Down;
   private readonly pending = new Fifo<ReplyTarget>(256);
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly out = new OutQueue();
   private scanner: ReplyScanner;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -91,7 +93,6 @@ export class UpstreamConnection implements Flushable {
       if (this.pending.length === 0) this.lastProgressAt = Date.now();
       this.pending.push(target);
       this.out.push(request);
-      this.outBytes += request.length;
       this.requests++;
       this.requestBytes += request.length;
       if (st === State.Ready) scheduleFlush(this);
@@ -101,20 +102,8 @@ export class UpstreamConnection implements Flushable {
   }
 
   flush(): void {
-    const n = this.out.length;
-    if (n === 0 || this.state !== State.Ready) return;
-    const sock = this.socket!;
-    if (n === 1) {
-      sock.write(this.out[0]);
-    } else if (this.outBytes <= 256 * 1024) {
-      sock.write(Buffer.concat(this.out, this.outBytes));
-    } else {
-      sock.cork();
-      for (let i = 0; i < n; i++) sock.write(this.out[i]);
-      sock.uncork();
-    }
-    this.out.length = 0; // reused: write() keeps its own references
-    this.outBytes = 0;
+    if (this.out.empty || this.state !== State.Ready) return;
+    this.out.writeTo(this.writer!);
   }
 
   /** Fails everything outstanding if the oldest request saw no progress for timeoutMs. */
@@ -144,12 +133,12 @@ export class UpstreamConnection implements Flushable {
       ? tls.connect({ ...o.tls, host: o.host, port: o.port })
       : net.connect({ host: o.host, port: o.port, onread: onreadOption((chunk) => { if (this.socket === sock) this.onData(chunk); }) });
     this.socket = sock;
+    this.writer = new SocketWriter(sock, () => {});
     if (o.handshake) {
       // Several commands (AUTH, then READONLY on cluster replica connections): each reply checked.
       for (const h of Array.isArray(o.handshake) ? o.handshake : [o.handshake]) {
         this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, why)));
         this.out.push(h);
-        this.outBytes += h.length;
       }
     }
     sock.setNoDelay(true);
@@ -169,7 +158,7 @@ export class UpstreamConnection implements Flushable {
       this.failures = 0;
       this.connects++;
       this.opts.onEvent?.('connected');
-      if (this.out.length) { this.lastProgressAt = Date.now(); scheduleFlush(this); }
+      if (!this.out.empty) { this.lastProgressAt = Date.now(); scheduleFlush(this); }
     });
     if (o.tls) sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('error', () => { /* 'close' follows; the error is counted there */ });
@@ -230,8 +219,7 @@ export class UpstreamConnection implements Flushable {
     this.socket = null;
     if (this.state !== State.Closed) this.state = State.Down;
     if (sock) sock.destroy();
-    this.out = [];
-    this.outBytes = 0;
+    this.out.clear();
     for (let t = this.pending.shift(); t !== undefined; t = this.pending.shift()) t.onReply(err);
   }
 

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { SocketWriter } from '../../src/redis/socket-write.js';
+import { OutQueue } from '../../src/redis/out-queue.js';
+
+/** A connected pair on loopback: the accepted socket and the client socket. */
+async function pair(t: import('node:test').TestContext): Promise<{ server: net.Socket; client: net.Socket }> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const accepted = once(srv, 'connection');
+  const client = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  const [server] = (await accepted) as [net.Socket];
+  await once(client, 'connect').catch(() => undefined);
+  t.after(() => { server.destroy(); client.destroy(); srv.close(); });
+  return { server, client };
+}
+
+/** Distinct content per buffer so any reordering or loss shows. */
+function chunk(i: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let j = 0; j < size; j++) b[j] = (i * 31 + j) & 0xff;
+  return b;
+}
+
+test('direct writes keep order and content when the kernel cannot take everything at once', async (t) => {
+  const { server, client } = await pair(t);
+  client.pause(); // the reader stalls, so writes must go asynchronous
+  let drains = 0;
+  const w = new SocketWriter(server, () => { drains++; });
+  const sent: Buffer[] = [];
+  let sawInFlight = false;
+  for (let i = 0; i < 200; i++) {
+    const b = chunk(i, i % 10 === 0 ? 512 * 1024 : 100 + i);
+    sent.push(b);
+    if (i % 7 === 3) server.write(b); // mixed with Writable writes, as pub/sub does
+    else w.write(b);
+    if (w.inFlightBytes > 0) sawInFlight = true;
+  }
+  assert.ok(sawInFlight, 'the test must fill the socket buffers so a direct write goes asynchronous');
+  assert.ok(w.backlog > 0);
+  const expected = Buffer.concat(sent);
+  const got: Buffer[] = [];
+  let n = 0;
+  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });
+  client.resume();
+  await once(client, 'end');
+  assert.equal(n, expected.length);
+  assert.ok(Buffer.concat(got).equals(expected), 'bytes arrive in write order');
+  assert.equal(w.inFlightBytes, 0);
+  assert.ok(drains > 0, 'onDrain after in-flight direct writes completed');
+});
+
+test('a direct write to a socket the peer reset fails the socket, not the process', async (t) => {
+  const { server, client } = await pair(t);
+  client.pause();
+  const w = new SocketWriter(server, () => undefined);
+  for (let i = 0; i < 20; i++) w.write(chunk(i, 512 * 1024));
+  client.resetAndDestroy();
+  let error: Error | null = null;
+  server.on('error', (e) => { error = e; });
+  const closed = new Promise((r) => server.once('close', r));
+  for (let i = 0; i < 20 && !server.destroyed; i++) {
+    w.write(chunk(i, 64 * 1024));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await closed;
+  assert.ok(server.destroyed);
+  assert.ok(error !== null, 'the socket reports the failed write or reset');
+});
+
+test('OutQueue writes one buffer as is, several as one concatenation, and empties', async (t) => {
+  const { server, client } = await pair(t);
+  const w = new SocketWriter(server, () => undefined);
+  const q = new OutQueue();
+  assert.equal(q.empty, true);
+  q.push(Buffer.from('+OK\r\n'));
+  assert.equal(q.bytes, 5);
+  q.writeTo(w);
+  assert.equal(q.empty, true);
+  q.push(Buffer.from(':1\r\n'));
+  q.push(Buffer.from('$1\r\na\r\n'));
+  q.push(Buffer.from('*0\r\n'));
+  q.writeTo(w);
+  assert.equal(q.bytes, 0);
+  const big = chunk(1, 300 * 1024); // past the concat limit: corked writes
+  q.push(big);
+  q.push(Buffer.from('+END\r\n'));
+  q.writeTo(w);
+  const expected = Buffer.concat([Buffer.from('+OK\r\n:1\r\n$1\r\na\r\n*0\r\n'), big, Buffer.from('+END\r\n')]);
+  const got: Buffer[] = [];
+  let n = 0;
+  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });
+  await once(client, 'end');
+  assert.ok(Buffer.concat(got).equals(expected));
+});
