@@ -7,11 +7,11 @@ import { existsSync, promises as fsp, readdirSync, readFileSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from '../../util/managed-process.js';
 import { lineSplitter } from './log-buffer.js';
-import { CONTROL_HEADER, CONTROL_TOKEN_ENV, type LoadSpec, type ReportMessage, type WatchdogStats } from './watchdog/protocol.js';
+import { CONTROL_HEADER, CONTROL_TOKEN_ENV, type ChannelReply, type ChannelRequest, type LoadSpec, type ReportMessage, type WatchdogStats } from './watchdog/protocol.js';
 import { PYTHON_WATCHDOG_SOURCE } from './watchdog/python-watchdog.js';
 
 export type WatchdogKind = 'node' | 'python3';
@@ -76,8 +76,10 @@ export class WatchdogProcess {
   /** A fatal reason the watchdog reported before dying (e.g. the stall monitor). */
   fatal?: string;
   readonly startedAt = Date.now();
+  private nextId = 1;
+  private readonly replies = new Map<number, (r: ChannelReply) => void>();
 
-  private constructor(readonly proc: ManagedProcess, readonly token: string, readonly host: string, readonly port: number) {}
+  private constructor(readonly proc: ManagedProcess, readonly token: string, readonly host: string, readonly port: number, readonly kind: WatchdogKind) {}
 
   /** Sends every stdout/stderr line to `fn` (replaying what was printed before). */
   attachOutput(fn: (stream: 'stdout' | 'stderr', text: string) => void): void {
@@ -133,6 +135,7 @@ export class WatchdogProcess {
         try { msg = JSON.parse(text) as ReportMessage; } catch { return; }
         if ('port' in msg) { clearTimeout(timer); resolve(msg.port); }
         else if ('fatal' in msg && wp) wp.fatal = msg.fatal;
+        else if ('id' in msg) wp?.replied(msg as ChannelReply);
       });
       report?.on('data', lines.write);
       report?.on('error', () => {});
@@ -141,13 +144,22 @@ export class WatchdogProcess {
         reject(new Error(`watchdog exited during start-up (${mp.proc.signalCode ?? `code ${mp.proc.exitCode}`}): ${mp.recentOutput().trim().slice(-500)}`));
       });
     });
-    wp = new WatchdogProcess(mp, token, host, port);
+    wp = new WatchdogProcess(mp, token, host, port, o.kind);
     wp.early.push(...early);
     return wp;
   }
 
-  /** Loads the function; resolves with the load time, rejects with the watchdog's reason. */
+  /**
+   * Loads the function; resolves with the load time once the watchdog serves it, rejects with
+   * the watchdog's reason. Node watchdogs are asked over their fd 3 channel (no connection to
+   * open, no HTTP exchange); python ones with POST /_/load.
+   */
   async load(spec: LoadSpec, timeoutMs = 30_000): Promise<number> {
+    if (this.kind === 'node') {
+      const r = await this.call({ load: spec }, timeoutMs, 'load');
+      if (r.error !== undefined) throw new Error(`load failed: ${r.error}`);
+      return r.loadMs ?? 0;
+    }
     const r = await this.request('POST', '/_/load', JSON.stringify(spec), timeoutMs);
     let parsed: { loadMs?: number; error?: string } = {};
     try { parsed = JSON.parse(r.body) as typeof parsed; } catch { /* keep raw */ }
@@ -169,6 +181,40 @@ export class WatchdogProcess {
       await new Promise((res) => setTimeout(res, intervalMs));
     }
     throw new Error(`not ready after ${timeoutMs} ms (${last})`);
+  }
+
+  /**
+   * Node only: has an idle process rehearse a cold start with the throwaway handler at
+   * `handlerPath` (see watchdog/main.ts); resolves when done, rejects with the reason.
+   */
+  async warm(handlerPath: string, timeoutMs = 10_000): Promise<void> {
+    if (this.kind !== 'node') throw new Error(`a ${this.kind} watchdog has no warm-up rehearsal`);
+    const r = await this.call({ warm: { handlerPath } }, timeoutMs, 'warm-up');
+    if (r.error !== undefined) throw new Error(`warm-up failed: ${r.error}`);
+  }
+
+  /** @internal A reply line on the report channel. */
+  replied(r: ChannelReply): void {
+    const settle = this.replies.get(r.id);
+    if (settle) { this.replies.delete(r.id); settle(r); }
+  }
+
+  /** One request on the node watchdog's channel; rejects on timeout or when the process exits. */
+  private call(msg: Omit<ChannelRequest, 'id'>, timeoutMs: number, what: string): Promise<ChannelReply> {
+    const channel = this.proc.proc.stdio[3] as Writable | null;
+    if (!channel || !this.running) return Promise.reject(new Error(`${what}: the watchdog is not running`));
+    const id = this.nextId++;
+    return new Promise<ChannelReply>((resolve, reject) => {
+      const timer = setTimeout(() => { this.replies.delete(id); reject(new Error(`${what} timed out after ${timeoutMs} ms`)); }, timeoutMs);
+      const settle = (r: ChannelReply) => { clearTimeout(timer); resolve(r); };
+      this.replies.set(id, settle);
+      void this.waitExit().then(() => {
+        if (!this.replies.delete(id)) return;
+        clearTimeout(timer);
+        reject(new Error(`${what}: the watchdog exited (${this.exitDescription()})`));
+      });
+      channel.write(JSON.stringify({ ...msg, id }) + '\n');
+    });
   }
 
   async drain(): Promise<void> { await this.request('POST', '/_/drain', '', 2000); }

@@ -132,8 +132,10 @@ export class WarmPool implements InstancePool {
       if (kind === 'node' && this.opts.warm !== false) env.NODE_OPTIONS = `--import=${pathToFileURL(join(this.opts.runDir, WARMUP_FILE)).href}`;
       const wp = await WatchdogProcess.spawn({ kind, env, cwd: this.opts.runDir, runDir: this.opts.runDir, host: this.host, pythonBin: this.opts.pythonBin });
       if (this.closed) { await wp.stop(500); return; }
-      // A first control round trip also warms the accept/parse path of the process itself.
-      await wp.request('GET', '/_/health', undefined, 2000).catch(() => {});
+      // A node process rehearses a cold start (channel, handler import, request path) so the
+      // real one pays no first-use costs; a first control round trip warms python's accept path.
+      if (kind === 'node' && this.opts.warm !== false) await wp.warm(join(this.opts.runDir, WARMUP_MODULE_FILE)).catch((e: Error) => this.opts.log?.(`warm pool: ${e.message}`));
+      else await wp.request('GET', '/_/health', undefined, 2000).catch(() => {});
       if (this.closed || !wp.running) { await wp.stop(500); if (!this.closed) throw new Error('exited right after start'); return; }
       this.failures[kind] = 0;
       this.idle[kind].push(wp);

@@ -45,4 +45,16 @@ setTimeout(async () => {
 }, 10);
 `;
 
-export const WARMUP_MODULE_SOURCE = 'export default async (req) => ({ status: 200, body: JSON.stringify({ warm: true, path: req && req.path }) });\n';
+/**
+ * The throwaway handler: imported by the warm-up above, then by the watchdog's rehearsal
+ * (`warm` on its channel), which asks for every result shape by path (watchdog/main.ts).
+ */
+export const WARMUP_MODULE_SOURCE = `export default async (req) => {
+  switch (req && req.path) {
+    case '/text': return 'warm ' + req.path;
+    case '/json': return { warm: true, query: req.query, body: req.json() };
+    case '/bytes': return Buffer.from(req.text());
+    default: return { status: 200, headers: { 'x-warm': '1' }, body: JSON.stringify({ warm: true, path: req && req.path }) };
+  }
+};
+`;

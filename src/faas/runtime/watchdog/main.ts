@@ -7,7 +7,8 @@
  */
 import { existsSync, writeSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { CONTROL_HEADER, CONTROL_TOKEN_ENV, REPORT_FD, type LoadSpec, type ReportMessage, type WatchdogStats } from './protocol.js';
+import { openChannel } from './channel.js';
+import { CONTROL_HEADER, CONTROL_TOKEN_ENV, REPORT_FD, type ChannelRequest, type LoadSpec, type ReportMessage, type WatchdogStats } from './protocol.js';
 import { classicRunner, loadHttpRunner, plain, type Call, type Runner } from './runners.js';
 import { prepareStallMonitor } from './stall-monitor.js';
 
@@ -44,8 +45,13 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '/';
   if (url.startsWith('/_/') && control(req, res, url)) return;
   if (!runner || !spec) { req.resume(); plain(res, 503, 'function not loaded'); return; }
+  serve(req, res, runner, spec);
+}
+
+/** A function request, run by `r` (the loaded function's runner, or the rehearsal's). */
+function serve(req: IncomingMessage, res: ServerResponse, r: Runner, s: LoadSpec): void {
   if (draining) res.setHeader('connection', 'close');
-  if (spec.concurrency > 0 && inflight >= spec.concurrency) { req.resume(); plain(res, 429, `max in-flight (${spec.concurrency}) reached`); return; }
+  if (s.concurrency > 0 && inflight >= s.concurrency) { req.resume(); plain(res, 429, `max in-flight (${s.concurrency}) reached`); return; }
   inflight++;
   lastRequestAt = Date.now();
   let done = false;
@@ -53,7 +59,7 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
   const len = req.headers['content-length'];
   if ((len === undefined || len === '0') && req.headers['transfer-encoding'] === undefined) {
     req.resume();
-    invoke(req, res, EMPTY);
+    invoke(req, res, EMPTY, r, s.timeoutMs);
     return;
   }
   if (len !== undefined && Number(len) > MAX_BODY) { tooLarge(req, res); return; }
@@ -64,7 +70,7 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
     if (size > MAX_BODY) { req.removeAllListeners('data'); req.removeAllListeners('end'); tooLarge(req, res); return; }
     chunks.push(c);
   });
-  req.once('end', () => invoke(req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+  req.once('end', () => invoke(req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), r, s.timeoutMs));
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {
@@ -77,15 +83,14 @@ function tooLarge(req: IncomingMessage, res: ServerResponse): void {
 const calls = new Set<Call>();
 let sweep: NodeJS.Timeout | undefined;
 
-function invoke(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+function invoke(req: IncomingMessage, res: ServerResponse, body: Buffer, r: Runner, timeoutMs: number): void {
   const call: Call = { aborted: false, req, res, deadline: 0 };
-  const timeoutMs = spec!.timeoutMs;
   if (timeoutMs > 0) {
     call.deadline = Date.now() + timeoutMs;
     calls.add(call);
     sweep ??= startSweep(timeoutMs);
   }
-  runner!.run(req, body, res, call).then(
+  r.run(req, body, res, call).then(
     () => { calls.delete(call); },
     (err: unknown) => {
       calls.delete(call);
@@ -142,33 +147,104 @@ function control(req: IncomingMessage, res: ServerResponse, url: string): boolea
       if (!authed || req.method !== 'POST') return false;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.once('end', () => { void load(Buffer.concat(chunks), res); });
+      req.once('end', () => { void loadOverHttp(Buffer.concat(chunks), res); });
       return true;
     }
     default: return false;
   }
 }
 
-async function load(body: Buffer, res: ServerResponse): Promise<void> {
-  if (runner || loading) { json(res, 409, { error: 'already loaded' }); return; }
+async function loadOverHttp(body: Buffer, res: ServerResponse): Promise<void> {
+  let s: LoadSpec;
+  try {
+    s = JSON.parse(body.toString()) as LoadSpec;
+  } catch (err) {
+    process.stderr.write(`watchdog: load failed: ${(err as Error).message}\n`);
+    json(res, 500, { error: (err as Error).message });
+    return;
+  }
+  try {
+    json(res, 200, { ok: true, loadMs: await load(s) });
+  } catch (err) {
+    json(res, err instanceof AlreadyLoaded ? 409 : 500, { error: (err as Error).message });
+  }
+}
+
+class AlreadyLoaded extends Error { constructor() { super('already loaded'); } }
+
+/** Specialises this process with the function; resolves (load ms) once it serves it. */
+async function load(s: LoadSpec): Promise<number> {
+  await rehearsal; // an idle pooled process taken while still rehearsing: let it finish first
+  if (runner || loading) throw new AlreadyLoaded();
   loading = true;
   const t0 = Date.now();
   try {
-    const s = JSON.parse(body.toString()) as LoadSpec;
     Object.assign(process.env, s.env);
     process.chdir(s.cwd);
     runner = s.mode === 'classic' ? classicRunner(s, findPrlimit()) : await loadHttpRunner(s);
     spec = s;
     if (s.mode === 'http' && s.timeoutMs > 0) stallMonitor.arm(s.timeoutMs + 1000);
-    json(res, 200, { ok: true, loadMs: Date.now() - t0 });
+    return Date.now() - t0;
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     process.stderr.write(`watchdog: load failed: ${e.stack ?? e.message}\n`);
-    json(res, 500, { error: e.message });
+    throw e;
   } finally {
     loading = false;
   }
 }
+
+/**
+ * An idle pooled process runs everything a cold start will run once, with a throwaway
+ * handler (`handlerPath`, imported like a function's) on a throwaway loopback server: the
+ * channel's parsing, the handler import, serve/invoke, the request object, every result
+ * shape the warm handler returns. V8 compiles functions on first call and node sets up
+ * modules lazily; paying that now keeps it off the cold start that takes this process.
+ */
+let rehearsal: Promise<void> = Promise.resolve();
+async function rehearse(handlerPath: string): Promise<void> {
+  if (runner || loading) throw new AlreadyLoaded();
+  const s: LoadSpec = { name: 'rehearsal', instanceId: 'rehearsal', mode: 'http', runtime: 'node', handlerPath, env: {}, cwd: process.cwd(), timeoutMs: 0, concurrency: 0 };
+  const r = await loadHttpRunner(s);
+  const srv = http.createServer((req, res) => serve(req, res, r, s));
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    for (const [method, path, body] of REHEARSAL_REQUESTS) await selfRequest(port, agent, method, path, body);
+  } finally {
+    agent.destroy();
+    await new Promise<void>((ok) => { srv.close(() => ok()); srv.closeAllConnections(); });
+    served = 0;
+    lastRequestAt = 0;
+  }
+}
+
+/** Paths the warm handler answers with each result shape (see pool/warmup.ts). */
+const REHEARSAL_REQUESTS: [string, string, string | undefined][] = [
+  ['GET', '/text', undefined], ['POST', '/json?x=1', '{"warm":true}'], ['GET', '/shaped?x=2', undefined],
+  ['POST', '/bytes', 'warm'], ['GET', '/text', undefined],
+];
+
+function selfRequest(port: number, agent: http.Agent, method: string, path: string, body: string | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.once('end', resolve);
+    });
+    req.once('error', () => resolve());
+    req.end(body);
+  });
+}
+
+openChannel(async (req: ChannelRequest) => {
+  if ('load' in req) return { loadMs: await load(req.load) };
+  const done = rehearse(req.warm.handlerPath);
+  rehearsal = done.catch(() => { /* reported to the pool below; a load still goes ahead */ });
+  await done;
+  return {};
+});
 
 function findPrlimit(): string | undefined {
   return ['/usr/bin/prlimit', '/bin/prlimit', '/usr/local/bin/prlimit'].find((p) => existsSync(p));

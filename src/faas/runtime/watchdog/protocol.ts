@@ -10,6 +10,11 @@
  *   5. GET  /_/stats                 → {inflight, served, lastRequestAt, loaded, draining};
  *   6. SIGTERM                       → finish in-flight requests, then exit.
  *
+ * The node watchdog also reads requests on fd 3 (a socket pair, see channel.ts): one JSON
+ * line `{id, load: LoadSpec}` (the same as POST /_/load, answered `{id, loadMs}` once the
+ * handler is loaded and the watchdog serves it, or `{id, error}`) or `{id, warm: {handlerPath}}`
+ * (rehearse the load and request path with a throwaway handler, for an idle pooled process).
+ *
  * `/_/load`, `/_/drain` and `/_/stats` need the `x-trellis-control` header carrying the
  * per-process token from TRELLIS_CONTROL_TOKEN, so a request forwarded from the gateway to
  * `/function/x/_/load` cannot reload the function. `GET /_/health` is 200 once listening
@@ -54,3 +59,11 @@ export interface WatchdogStats {
 
 /** Lines the watchdog writes on fd 3. */
 export type ReportMessage = { port: number } | { fatal: string };
+
+/** A request on the node watchdog's fd 3 channel. */
+export type ChannelRequest =
+  | { id: number; load: LoadSpec }
+  | { id: number; warm: { handlerPath: string } };
+
+/** The answer to a ChannelRequest with the same id: `error` set when it failed. */
+export interface ChannelReply { id: number; error?: string; loadMs?: number }
