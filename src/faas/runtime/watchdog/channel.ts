@@ -9,7 +9,8 @@ import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { REPORT_FD, type ChannelReply, type ChannelRequest } from './protocol.js';
 
-export function openChannel(handle: (req: ChannelRequest) => Promise<Omit<ChannelReply, 'id'>>): boolean {
+/** `afterReply` runs right after each reply is written, before any other I/O is handled. */
+export function openChannel(afterReply: () => void, handle: (req: ChannelRequest) => Promise<Omit<ChannelReply, 'id'>>): boolean {
   let sock: net.Socket;
   try {
     if (!fstatSync(REPORT_FD).isSocket()) return false;
@@ -30,8 +31,8 @@ export function openChannel(handle: (req: ChannelRequest) => Promise<Omit<Channe
       let req: ChannelRequest;
       try { req = JSON.parse(line) as ChannelRequest; } catch { continue; }
       void handle(req).then(
-        (reply) => { sock.write(JSON.stringify({ ...reply, id: req.id }) + '\n'); },
-        (err: unknown) => { sock.write(JSON.stringify({ id: req.id, error: err instanceof Error ? err.message : String(err) }) + '\n'); },
+        (reply) => { sock.write(JSON.stringify({ ...reply, id: req.id }) + '\n'); afterReply(); },
+        (err: unknown) => { sock.write(JSON.stringify({ id: req.id, error: err instanceof Error ? err.message : String(err) }) + '\n'); afterReply(); },
       );
     }
   });

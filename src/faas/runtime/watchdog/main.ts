@@ -165,6 +165,7 @@ async function loadOverHttp(body: Buffer, res: ServerResponse): Promise<void> {
   }
   try {
     json(res, 200, { ok: true, loadMs: await load(s) });
+    armAfterReply();
   } catch (err) {
     json(res, err instanceof AlreadyLoaded ? 409 : 500, { error: (err as Error).message });
   }
@@ -183,7 +184,7 @@ async function load(s: LoadSpec): Promise<number> {
     process.chdir(s.cwd);
     runner = s.mode === 'classic' ? classicRunner(s, findPrlimit()) : await loadHttpRunner(s);
     spec = s;
-    if (s.mode === 'http' && s.timeoutMs > 0) stallMonitor.arm(s.timeoutMs + 1000);
+    if (s.mode === 'http' && s.timeoutMs > 0) stallLimitMs = s.timeoutMs + 1000;
     return Date.now() - t0;
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
@@ -238,7 +239,18 @@ function selfRequest(port: number, agent: http.Agent, method: string, path: stri
   });
 }
 
-openChannel(async (req: ChannelRequest) => {
+/**
+ * The stall monitor is armed right after the load reply is written, in the same turn of the
+ * event loop (no request can run before it), so waking its worker thread is not on the
+ * cold start's path.
+ */
+let stallLimitMs = 0;
+function armAfterReply(): void {
+  if (stallLimitMs > 0) stallMonitor.arm(stallLimitMs);
+  stallLimitMs = 0;
+}
+
+openChannel(armAfterReply, async (req: ChannelRequest) => {
   if ('load' in req) return { loadMs: await load(req.load) };
   const done = rehearse(req.warm.handlerPath);
   rehearsal = done.catch(() => { /* reported to the pool below; a load still goes ahead */ });
