@@ -97,6 +97,10 @@ test('node, python3 and classic functions run with env, secrets, limits, readine
     assert.equal(i.state, 'ready');
     assert.ok(i.startupMs !== undefined && i.pid);
     assert.ok(events.some((e) => e.type === 'instance-ready' && e.instance.id === i.id), `instance-ready for ${n}`);
+    const starting = events.findIndex((e) => e.type === 'instance-starting' && e.instance.id === i.id);
+    assert.ok(starting >= 0 && starting < events.findIndex((e) => e.type === 'instance-ready' && e.instance.id === i.id), `instance-starting before ready for ${n}`);
+    assert.equal(events[starting].instance.port, i.port, 'instance-starting names the port it will serve on');
+    assert.equal(events[starting].instance.state, 'starting');
     const ready = await fetch(`http://${i.host}:${i.port}/_/ready`);
     assert.equal(ready.status, 200);
   }

@@ -91,7 +91,7 @@ export function createActivator(opts: ActivatorOptions): ActivatorHandle {
     const fa = fns.get(e.instance.functionName);
     if (!fa) return;
     if (e.type === 'instance-ready') fa.onReady(e.instance);
-    else fa.onGone(e.instance.id);
+    else if (e.type === 'instance-gone') fa.onGone(e.instance.id);
   });
 
   const timer = opts.autoReconcile === false ? undefined : setInterval(() => reconcile(), config.tickIntervalMs);

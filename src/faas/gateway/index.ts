@@ -175,6 +175,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const unsubscribe = provider.on((e) => {
     if (e.type === 'instance-gone') pool.dropInstance(e.instance.host, e.instance.port);
+    // Connect while the instance loads its function: the held request then finds an accepted
+    // connection instead of paying connect + accept on the cold start's critical path.
+    else if (e.type === 'instance-starting') pool.preconnect(e.instance.host, e.instance.port);
   });
 
   await reg.restore((name, err) => log(`trellis gateway: redeploying "${name}" failed: ${err.message}`));

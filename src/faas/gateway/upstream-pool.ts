@@ -19,7 +19,7 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export class UpstreamConn {
   owner: UpstreamOwner | null = null;
-  /** true once the connection has carried an exchange (a stale keep-alive socket may fail). */
+  /** true once the connection has carried an exchange or waited idle (a stale keep-alive socket may fail). */
   reused = false;
   closed = false;
   private error: Error | null = null;
@@ -66,10 +66,25 @@ export class UpstreamPool {
         return c;
       }
     }
+    const c = this.open(key, host, port);
+    c.owner = owner;
+    return c;
+  }
+
+  /**
+   * Opens a connection to host:port ahead of use (an instance that is about to become ready)
+   * and keeps it idle, unless one is idle there already.
+   */
+  preconnect(host: string, port: number): void {
+    const key = host + ':' + port;
+    if ((this.idle.get(key)?.length ?? 0) > 0) return;
+    this.release(this.open(key, host, port));
+  }
+
+  private open(key: string, host: string, port: number): UpstreamConn {
     let c: UpstreamConn | undefined;
     const sock = net.connect({ port, host, onread: { buffer: READ_BUFFER, callback: (n: number) => { c!.read(n); return true; } } });
     c = new UpstreamConn(sock, key, this);
-    c.owner = owner;
     return c;
   }
 

@@ -95,8 +95,13 @@ export function prepareInstanceDirSync(runDir: string, rec: FunctionRecord, id: 
   if (plan.bundleDir) {
     for (const name of readdirSync(plan.bundleDir)) symlinkSync(join(plan.bundleDir, name), join(d.work, name));
   }
-  for (const [name, value] of Object.entries(secretValues)) writeFileSync(join(d.secrets, name), value, { mode: 0o400 });
+  writeInstanceSecrets(d, secretValues);
   return d;
+}
+
+/** Writes the secrets' files into a prepared instance directory. */
+export function writeInstanceSecrets(d: InstanceDirs, secretValues: Record<string, string>): void {
+  for (const [name, value] of Object.entries(secretValues)) writeFileSync(join(d.secrets, name), value, { mode: 0o400 });
 }
 
 /** The instance's whole environment: a minimal base (nothing of the gateway's own), the user's vars, ours. */

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionRecord } from '../types.js';
 import { afterCrash, DEFAULT_BACKOFF, NO_CRASHES, settle, waitBeforeStart, type BackoffPolicy, type CrashState } from './crash-backoff.js';
-import { instanceEnv, loadSpecFor, planFor, prepareInstanceDirSync } from './instance-plan.js';
+import { instanceEnv, loadSpecFor, planFor, prepareInstanceDirSync, writeInstanceSecrets, type InstanceDirs, type RunPlan } from './instance-plan.js';
 import { LogBuffer } from './log-buffer.js';
 import type { FunctionHealth, InstanceInfo, LogLine, ProviderEvent, RuntimeProvider } from './provider.js';
 import { WatchdogProcess } from './watchdog-process.js';
@@ -59,7 +59,18 @@ interface Fn {
   lastError?: string;
   retryTimer?: NodeJS.Timeout;
   removed: boolean;
+  /** The current record's run plan, worked out (and checked) by deploy. */
+  plan?: { rec: FunctionRecord; plan: RunPlan };
+  /**
+   * An instance id whose directory is already made (without secrets) for the current record:
+   * the next start takes it, so a cold start makes no directories. Made off the request path.
+   */
+  spare?: { rec: FunctionRecord; id: string; dirs: InstanceDirs };
+  spareTimer?: NodeJS.Timeout;
 }
+
+/** How long after a start or deploy the next spare instance directory is made. */
+const SPARE_DIR_DELAY_MS = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,7 +91,7 @@ export class ProcessProvider implements RuntimeProvider {
 
   async deploy(rec: FunctionRecord): Promise<void> {
     if (this.closed) throw new Error('provider is closed');
-    planFor(rec, this.opts.bundlesDir, this.defaultTimeout()); // validate before touching anything
+    const plan = planFor(rec, this.opts.bundlesDir, this.defaultTimeout()); // validate before touching anything
     let fn = this.fns.get(rec.name);
     if (!fn) {
       fn = { record: rec, desired: rec.replicas, insts: new Map(), crash: NO_CRASHES, removed: false };
@@ -97,7 +108,9 @@ export class ProcessProvider implements RuntimeProvider {
         this.system(rec.name, '-', `rolling update: version ${prev.version} -> ${rec.version}`);
       }
     }
+    fn.plan = { rec, plan };
     this.reconcile(fn);
+    this.scheduleSpare(fn);
     const starting = [...fn.insts.values()].filter((i) => i.info.version === rec.version && i.info.state === 'starting');
     const results = await Promise.allSettled(starting.map((i) => i.ready));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -143,6 +156,7 @@ export class ProcessProvider implements RuntimeProvider {
     fn.removed = true;
     fn.desired = 0;
     this.clearRetry(fn);
+    if (fn.spareTimer) clearTimeout(fn.spareTimer);
     this.fns.delete(name);
     await Promise.allSettled([...fn.insts.values()].map((i) => this.drainAndStop(fn, i, 'function removed', Math.min(this.drainMs(), 5000))));
     this.logBuffers.delete(name);
@@ -211,26 +225,31 @@ export class ProcessProvider implements RuntimeProvider {
 
   private startInst(fn: Fn): Inst {
     const rec = fn.record;
-    const id = `${rec.name}-${rec.version}-${randomBytes(3).toString('hex')}`;
+    const spare = fn.spare?.rec === rec ? fn.spare : undefined;
+    if (spare) fn.spare = undefined;
+    const id = spare?.id ?? instanceId(rec);
     const info: InstanceInfo = { id, functionName: rec.name, version: rec.version, host: this.opts.host ?? '127.0.0.1', port: 0, state: 'starting', startedAt: Date.now() };
     const inst: Inst = { info, ready: Promise.resolve(), gone: false, lastStderr: [] };
     fn.insts.set(id, inst);
-    inst.ready = this.bringUp(fn, rec, inst);
+    inst.ready = this.bringUp(fn, rec, inst, spare?.dirs);
     inst.ready.catch(() => { /* reported through health/logs; awaited by deploy/startInstance */ });
     return inst;
   }
 
-  private async bringUp(fn: Fn, rec: FunctionRecord, inst: Inst): Promise<void> {
+  private async bringUp(fn: Fn, rec: FunctionRecord, inst: Inst, spareDirs?: InstanceDirs): Promise<void> {
     const { info } = inst;
+    if (spareDirs) inst.dir = spareDirs.root;
     try {
-      const plan = planFor(rec, this.opts.bundlesDir, this.defaultTimeout());
+      const plan = fn.plan?.rec === rec ? fn.plan.plan : planFor(rec, this.opts.bundlesDir, this.defaultTimeout());
       const secretValues: Record<string, string> = {};
       for (const s of plan.secrets) {
         const v = await this.opts.resolveSecret?.(s);
         if (v === undefined) throw new Error(`secret "${s}" not found`);
         secretValues[s] = v;
       }
-      const dirs = prepareInstanceDirSync(this.runDir, rec, info.id, plan, secretValues);
+      let dirs: InstanceDirs;
+      if (spareDirs) { dirs = spareDirs; writeInstanceSecrets(dirs, secretValues); }
+      else dirs = prepareInstanceDirSync(this.runDir, rec, info.id, plan, secretValues);
       inst.dir = dirs.root;
       const env = instanceEnv(rec, info.id, plan, dirs);
       this.system(rec.name, info.id, `starting (${plan.runtime}, ${plan.mode} mode, version ${rec.version})`);
@@ -246,7 +265,10 @@ export class ProcessProvider implements RuntimeProvider {
       });
       void wp.waitExit().then(() => this.onExit(fn, inst));
       if (inst.stopping) throw new Error('stopped while starting');
-      await wp.load(loadSpecFor(rec, info.id, plan, dirs, env), this.startTimeout());
+      const loaded = wp.load(loadSpecFor(rec, info.id, plan, dirs, env), this.startTimeout());
+      // After the load is sent: listeners (the gateway connecting ahead) work while it loads.
+      this.emit({ type: 'instance-starting', instance: { ...info } });
+      await loaded;
       // A pooled process answered the load itself: it is serving, no probe round trip needed.
       if (!pooled) await wp.waitReady(this.startTimeout(), 20);
       if (inst.stopping || inst.gone) throw new Error('stopped while starting');
@@ -255,6 +277,7 @@ export class ProcessProvider implements RuntimeProvider {
       this.system(rec.name, info.id, `ready in ${info.startupMs} ms on ${info.host}:${info.port}`);
       this.emit({ type: 'instance-ready', instance: { ...info } });
       this.reconcile(fn);
+      this.scheduleSpare(fn);
     } catch (e) {
       if (inst.stopping) throw e;
       // A dying process explains itself better than the failed control request does.
@@ -263,6 +286,28 @@ export class ProcessProvider implements RuntimeProvider {
       this.crashed(fn, inst, reason);
       throw new Error(reason);
     }
+  }
+
+  /** Makes the next start's directory soon, unless one is there for the current record. */
+  private scheduleSpare(fn: Fn): void {
+    if (fn.spareTimer || fn.spare?.rec === fn.record) return;
+    fn.spareTimer = setTimeout(() => {
+      fn.spareTimer = undefined;
+      if (fn.removed || this.closed || fn.spare?.rec === fn.record) return;
+      const stale = fn.spare;
+      fn.spare = undefined;
+      if (stale) void fs.rm(stale.dirs.root, { recursive: true, force: true }).catch(() => {});
+      const rec = fn.record;
+      const plan = fn.plan?.rec === rec ? fn.plan.plan : undefined;
+      if (!plan) return;
+      const id = instanceId(rec);
+      try {
+        fn.spare = { rec, id, dirs: prepareInstanceDirSync(this.runDir, rec, id, plan, {}) };
+      } catch (e) {
+        this.system(rec.name, '-', `could not prepare an instance directory ahead: ${(e as Error).message}`);
+      }
+    }, SPARE_DIR_DELAY_MS);
+    fn.spareTimer.unref();
   }
 
   private describeFailure(inst: Inst, fallback: string): string {
@@ -353,6 +398,10 @@ export class ProcessProvider implements RuntimeProvider {
   private defaultTimeout(): number { return this.opts.defaultTimeoutMs ?? 60_000; }
   private startTimeout(): number { return this.opts.startTimeoutMs ?? 30_000; }
   private drainMs(): number { return this.opts.drainMs ?? 10_000; }
+}
+
+function instanceId(rec: FunctionRecord): string {
+  return `${rec.name}-${rec.version}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Scale-down victims: starting ones first (no work lost), then the youngest ready. */

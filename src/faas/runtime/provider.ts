@@ -42,6 +42,11 @@ export interface FunctionHealth {
 }
 
 export type ProviderEvent =
+  /**
+   * The instance's process listens on host:port and is being specialised: not routable yet,
+   * but a caller may open connections to it ahead of the 'instance-ready' that follows.
+   */
+  | { type: 'instance-starting'; instance: InstanceInfo }
   | { type: 'instance-ready'; instance: InstanceInfo }
   | { type: 'instance-gone'; instance: InstanceInfo; reason: string };
 
