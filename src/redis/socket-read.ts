@@ -6,6 +6,7 @@
  * parsers keep subarrays of it. pause()/resume() still work (Node stops/starts the handle).
  */
 import net from 'node:net';
+import { streamBinding } from './stream-binding.js';
 
 const READ_SIZE = 64 * 1024;
 const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
@@ -25,6 +26,34 @@ export function onreadOption(onChunk: ChunkHandler): net.OnReadOpts {
 }
 
 /**
+ * For a socket connected with onreadOption(): data reads go straight to onChunk (see
+ * shortcutOnread). Call right after net.connect().
+ */
+export function readConnectedInto(sock: net.Socket, onChunk: ChunkHandler): void {
+  shortcutOnread(sock, onChunk);
+}
+
+/**
+ * Node calls the handle's onread for every read; its generic version looks the stream up,
+ * refreshes socket timeouts (we set none on these sockets) and only then calls the
+ * user-buffer callback. Data goes to onChunk directly here; EOF and errors still take Node's
+ * own path, so the stream ends and closes as usual.
+ */
+function shortcutOnread(sock: net.Socket, onChunk: ChunkHandler): void {
+  const b = streamBinding;
+  const h = (sock as unknown as { _handle?: { onread?: unknown } | null })._handle;
+  if (b === null || h == null || typeof h.onread !== 'function') return;
+  const generic = h.onread as (this: unknown, ab: ArrayBuffer | undefined) => unknown;
+  const state = b.streamBaseState;
+  const at = b.kReadBytesOrError;
+  h.onread = function onread(this: unknown, ab: ArrayBuffer | undefined): unknown {
+    const n = state[at];
+    if (n > 0) { onChunk(copyOut(n)); return undefined; }
+    return generic.call(this, ab);
+  };
+}
+
+/**
  * Switches an accepted plain-TCP socket to onread mode (Node offers the option only to
  * net.connect and new Socket, not to server-accepted sockets; the slots it uses are found by
  * their symbol names). Returns false, changing nothing, where that is not possible (TLS,
@@ -41,6 +70,7 @@ export function readAcceptedInto(sock: net.Socket, onChunk: ChunkHandler): boole
   rec[slots.kBufferGen] = null;
   rec[slots.kBufferCb] = (n: number) => { onChunk(copyOut(n)); return true; };
   handle.useUserBuffer(readBuffer);
+  shortcutOnread(sock, onChunk);
   return true;
 }
 

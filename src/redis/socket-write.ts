@@ -13,34 +13,16 @@
  */
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { streamBinding, type WriteReqObject } from './stream-binding.js';
 
-interface WriteReq {
+interface WriteReq extends WriteReqObject {
   handle: TcpHandle | null;
   oncomplete: (this: WriteReq, status: number) => void;
-  async: boolean;
-  bytes: number;
-  buffer: Buffer | null;
   writer: SocketWriter | null;
 }
 interface TcpHandle { writeBuffer(req: WriteReq, data: Buffer): number }
-interface StreamWrapBinding {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-}
 
-const binding = loadBinding();
-
-function loadBinding(): StreamWrapBinding | null {
-  try {
-    // process.binding is the public (legacy) door to this binding; no warning on Node 20.
-    const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
-    if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number') {
-      return b as StreamWrapBinding;
-    }
-  } catch { /* not offered: fall back to socket.write */ }
-  return null;
-}
+const binding = streamBinding;
 
 /**
  * A write that the kernel takes at once never touches its request object (libuv only binds
@@ -49,7 +31,7 @@ function loadBinding(): StreamWrapBinding | null {
 let spare: WriteReq | null = binding === null ? null : newRequest();
 
 function newRequest(): WriteReq {
-  const req = new binding!.WriteWrap();
+  const req = new binding!.WriteWrap() as WriteReq;
   req.handle = null;
   req.oncomplete = onWriteComplete;
   req.async = false;

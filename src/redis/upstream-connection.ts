@@ -12,7 +12,7 @@ import { reconnectDelay } from './backoff.js';
 import { Fifo } from './fifo.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { backendError } from './errors.js';
-import { onreadOption } from './socket-read.js';
+import { onreadOption, readConnectedInto } from './socket-read.js';
 import { SocketWriter } from './socket-write.js';
 import { OutQueue } from './out-queue.js';
 
@@ -129,9 +129,11 @@ export class UpstreamConnection implements Flushable {
     this.state = State.Connecting;
     this.scanner = new ReplyScanner({ maxBulkBytes: this.opts.maxReplyBytes, maxArrayLength: 1 << 30 });
     const o = this.opts;
+    const onChunk = (chunk: Buffer): void => { if (this.socket === sock) this.onData(chunk); };
     const sock = o.tls
       ? tls.connect({ ...o.tls, host: o.host, port: o.port })
-      : net.connect({ host: o.host, port: o.port, onread: onreadOption((chunk) => { if (this.socket === sock) this.onData(chunk); }) });
+      : net.connect({ host: o.host, port: o.port, onread: onreadOption(onChunk) });
+    if (!o.tls) readConnectedInto(sock, onChunk);
     this.socket = sock;
     this.writer = new SocketWriter(sock, () => {});
     if (o.handshake) {

@@ -43,7 +43,9 @@ export class ReplyScanner extends InputBuffer {
 
   /** Next complete reply's original bytes (a subarray, no copy), or null when incomplete. */
   nextFrame(): Buffer | null {
-    return this.scan() ? this.cur.subarray(this.frameStart, this.frameEnd) : null;
+    if (!this.scan()) return null;
+    const c = this.cur;
+    return this.frameStart === 0 && this.frameEnd === c.length ? c : c.subarray(this.frameStart, this.frameEnd);
   }
 
   /**

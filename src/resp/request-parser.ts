@@ -59,7 +59,11 @@ export class RequestParser extends InputBuffer {
   get rawEnd(): number { return this.cmdEnd; }
 
   /** The command's original bytes (inline commands: re-encoded as multibulk). A subarray, no copy. */
-  raw(): Buffer { return this.cur.subarray(this.cmdStart, this.cmdEnd); }
+  raw(): Buffer {
+    const c = this.cur;
+    // One command per read (unpipelined clients): the chunk itself, no new view.
+    return this.cmdStart === 0 && this.cmdEnd === c.length ? c : c.subarray(this.cmdStart, this.cmdEnd);
+  }
   arg(i: number): Buffer { return this.cur.subarray(this.starts[i], this.ends[i]); }
   argString(i: number): string { return this.cur.toString('utf8', this.starts[i], this.ends[i]); }
   argLength(i: number): number { return this.ends[i] - this.starts[i]; }
