@@ -41,9 +41,10 @@ interface Route {
 /** Whole-keyspace commands sent to every shard (split-common.ts), and SWAPDB on every backend. */
 const FAN_OUT: Record<string, Merge | 'info'> = { ...FAN_OUT_COMMON, swapdb: mergeAllOk };
 
-const LATER = '(transactions, blocking commands and pub/sub come in Redis mesh proxy part 2)';
+/** Only a splitter built without client-state features (clients/features.ts) refuses these. */
+const NEEDS_STATE = '(it needs per-client state, which this splitter was built without)';
 const REFUSED: Record<string, string> = {
-  multi: LATER, exec: LATER, discard: LATER, watch: LATER, unwatch: LATER,
+  multi: NEEDS_STATE, exec: NEEDS_STATE, discard: NEEDS_STATE, watch: NEEDS_STATE, unwatch: NEEDS_STATE,
   scan: 'yet (cursor iteration across shards comes later)', monitor: '', wait: '(replication is per backend)',
 };
 
@@ -112,7 +113,7 @@ export class CommandSplitter implements RequestHandler {
     if (r.mayBlock && isBlocking(r.spec!, argc, this.getArg)) {
       if (this.features !== null) return this.features.blockingCall(s, p, r.spec!);
       this.unsupported++;
-      return s.reply(notSupported(r.name, LATER));
+      return s.reply(notSupported(r.name, NEEDS_STATE));
     }
     // MGET/DEL/...: every argument is a key; MSET: every other one. No key-spec walk needed.
     const keys = r.split !== undefined ? this.splitKeys(argc, r.split === 'pairs' ? 2 : 1) : commandKeys(r.spec!, argc, this.getArg);
@@ -206,7 +207,7 @@ export class CommandSplitter implements RequestHandler {
     else if (ONE_SHARD.has(name)) kind = Kind.OneShard;
     else if (REFUSED[name] !== undefined) { kind = Kind.Refuse; refusal = notSupported(name, REFUSED[name]); }
     else if (spec!.subcommands) kind = Kind.Container;
-    else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, LATER); }
+    else if (flags & CommandFlag.PUBSUB) { kind = Kind.Refuse; refusal = notSupported(name, NEEDS_STATE); }
     else if (spec!.keyless) { kind = Kind.Refuse; refusal = notSupported(name.replace('|', ' '), '(it names no key to route by)'); }
     else if (spec!.singleKeyIndex > 0 && !split) kind = Kind.Forward;
     else kind = Kind.Keyed;
