@@ -45,7 +45,7 @@ const FAN_OUT: Record<string, Merge | 'info'> = { ...FAN_OUT_COMMON, swapdb: mer
 const NEEDS_STATE = '(it needs per-client state, which this splitter was built without)';
 const REFUSED: Record<string, string> = {
   multi: NEEDS_STATE, exec: NEEDS_STATE, discard: NEEDS_STATE, watch: NEEDS_STATE, unwatch: NEEDS_STATE,
-  scan: 'yet (cursor iteration across shards comes later)', monitor: '', wait: '(replication is per backend)',
+  scan: NEEDS_STATE, monitor: '', wait: '(replication is per backend)',
 };
 
 const NO_HOST = errorReply('ERR no backend serves this key');
