@@ -224,18 +224,15 @@ export class FunctionActivator {
 
   private lease(inst: Tracked, coldStart: boolean): InstanceLease {
     inst.inflight++;
-    let released = false;
-    return {
-      instanceId: inst.info.id, host: inst.info.host, port: inst.info.port, coldStart,
-      release: () => {
-        if (released) return;
-        released = true;
-        inst.inflight--;
-        this.scaler.collector.change(this.ctx.clock.now(), -1);
-        if (inst.draining) this.maybeStop(inst);
-        else if (this.queue.size > 0) this.dispatch();
-      },
-    };
+    return new Lease(this, inst, coldStart);
+  }
+
+  /** A lease on `inst` ended (called once per lease, by Lease.release). */
+  leaseEnded(inst: Tracked): void {
+    inst.inflight--;
+    this.scaler.collector.change(this.ctx.clock.now(), -1);
+    if (inst.draining) this.maybeStop(inst);
+    else if (this.queue.size > 0) this.dispatch();
   }
 
   private settle(w: Waiter): void {
@@ -378,5 +375,25 @@ export class FunctionActivator {
     this.ctx.provider.stopInstance(t.info.id, this.ctx.drainTimeoutMs ?? this.spec.timeoutMs).catch((err: unknown) => {
       this.ctx.log(`activator: stopping ${t.info.id} of ${this.name} failed: ${(err as Error).message}`);
     });
+  }
+}
+
+/** A lease as a plain object with a method: taking one per request allocates no closure. */
+class Lease implements InstanceLease {
+  readonly instanceId: string;
+  readonly host: string;
+  readonly port: number;
+  private released = false;
+
+  constructor(private readonly owner: FunctionActivator, private readonly inst: Tracked, readonly coldStart: boolean) {
+    this.instanceId = inst.info.id;
+    this.host = inst.info.host;
+    this.port = inst.info.port;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.owner.leaseEnded(this.inst);
   }
 }

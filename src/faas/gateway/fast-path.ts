@@ -11,11 +11,13 @@ import { performance } from 'node:perf_hooks';
 import type { Activator, InstanceLease } from '../activator/types.js';
 import { ActivationError } from '../activator/types.js';
 import type { FunctionMetrics } from './metrics.js';
+import { readAcceptedInto } from '../../redis/socket-read.js';
 import {
-  BODY_CHUNKED, BODY_UNTIL_CLOSE, HeadError, MAX_HEAD_BYTES, assemble, findHeadEnd, parseRequestHead,
-  parseResponseHead, type RequestHead, type ResponseHead,
+  BODY_CHUNKED, BODY_UNTIL_CLOSE, HeadError, MAX_HEAD_BYTES, findHeadEnd, newRequestHead, newResponseHead,
+  parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead,
 } from './http1.js';
 import { ChunkedTracker } from './chunked.js';
+import { bytesEqual, digitCount, putAscii, putBytes, putUint } from './head-bytes.js';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './upstream-pool.js';
 
 /** What the invocation paths need to know about a deployed function. */
@@ -47,16 +49,41 @@ const REASONS: Record<number, string> = {
 
 const TIME_ORIGIN = performance.timeOrigin;
 
+// Unix time of a performance.now() reading as whole seconds + nanoseconds (set by stamp()):
+// two small integers, written as digits without building a string.
+let stampSec = 0;
+let stampNsec = 0;
+
+function stamp(now: number): void {
+  const t = TIME_ORIGIN + now;
+  let sec = Math.floor(t / 1000);
+  let ns = Math.floor((t - sec * 1000) * 1e6);
+  if (ns < 0) { sec--; ns += 1e9; } else if (ns >= 1e9) { sec++; ns -= 1e9; }
+  stampSec = sec;
+  stampNsec = ns;
+}
+
+function nanosString(sec: number, nsec: number): string {
+  return String(sec) + String(nsec).padStart(9, '0');
+}
+
 /** Unix time in nanoseconds as a decimal string (OpenFaaS' X-Start-Time). */
 export function unixNanos(): string {
-  const t = TIME_ORIGIN + performance.now();
-  const ms = Math.floor(t);
-  const frac = Math.floor((t - ms) * 1e6);
-  return ms + String(frac).padStart(6, '0');
+  stamp(performance.now());
+  return nanosString(stampSec, stampNsec);
 }
 
 /** Bodies up to this size travel in the same buffer (one syscall) as the head before them. */
 const JOIN_LIMIT = 16 * 1024;
+
+const UP_VERSION = ' HTTP/1.1\r\n';
+const CALL_ID = 'X-Call-Id: ';
+const START_TIME = '\r\nX-Start-Time: ';
+const FORWARDED_FOR = '\r\nX-Forwarded-For: ';
+const FORWARDED_HOST = '\r\nX-Forwarded-Host: ';
+const HOST = '\r\nHost: ';
+const DURATION = '\r\nX-Duration-Seconds: ';
+const CLOSE_END = '\r\nConnection: close\r\n\r\n';
 
 export class ClientConnection implements UpstreamOwner {
   private state = State.Head;
@@ -65,11 +92,18 @@ export class ClientConnection implements UpstreamOwner {
   private clientEnded = false;
 
   // the current exchange
+  /** The parsed head of the request in progress: `head` while there is one, else null. */
   private req: RequestHead | null = null;
+  private readonly head = newRequestHead();
   private fn: FunctionRoute | null = null;
-  private path = '';
+  /** The target past the function name (the instance's path) is headBuf[nameEnd..req.targetEnd). */
+  private nameEnd = 0;
+  /** The last function name seen on this connection (requests mostly repeat it: no string per request). */
+  private lastName = '';
   private callId = '';
-  private startNs = '';
+  /** X-Start-Time as Unix seconds + nanoseconds. */
+  private startSec = 0;
+  private startNsec = 0;
   private startMs = 0;
   /** When the exchange in flight times out (performance.now() ms); Infinity when none is. */
   deadline = Infinity;
@@ -77,18 +111,19 @@ export class ClientConnection implements UpstreamOwner {
   private up: UpstreamConn | null = null;
   /** The client buffer holding the request head (header ranges point into it). */
   private headBuf: Buffer | null = null;
-  private upPrefix = '';
-  private upExtras = '';
   /** The upstream head has not been written yet (it goes out with the first body bytes). */
   private upHeadPending = false;
   private respHeadBuf: Buffer | null = null;
-  private respExtras = '';
+  /** X-Duration-Seconds in microseconds, taken when the response head arrived. */
+  private durationMicros = 0;
   private retried = false;
   private reqRemaining = 0;
   private reqDone = false;
   private reqTracker: ChunkedTracker | null = null;
   private respBuf: Buffer | null = null;
+  /** The parsed response head: `respHead` once the final one arrived, else null. */
   private resp: ResponseHead | null = null;
+  private readonly respHead = newResponseHead();
   private respHeadSent = false;
   private respRemaining = 0;
   private respTracker: ChunkedTracker | null = null;
@@ -97,6 +132,10 @@ export class ClientConnection implements UpstreamOwner {
   private readonly remoteAddr: string;
 
   private readonly onData = (chunk: Buffer) => this.handleData(chunk);
+  /** Reads come straight from the handle (socket-read.ts), not as 'data' events. */
+  private readonly direct: boolean;
+  /** The connection belongs to the management server now. */
+  private handedOff = false;
   private readonly onEnd = () => this.handleClientEnd();
   private readonly onClose = () => this.handleClientClose();
   private readonly onError = () => { /* 'close' follows */ };
@@ -108,7 +147,8 @@ export class ClientConnection implements UpstreamOwner {
 
   constructor(private readonly sock: net.Socket, private readonly ctx: FastPathContext) {
     this.remoteAddr = sock.remoteAddress ?? '';
-    sock.on('data', this.onData);
+    this.direct = readAcceptedInto(sock, this.onData);
+    if (!this.direct) sock.on('data', this.onData);
     sock.on('end', this.onEnd);
     sock.on('close', this.onClose);
     sock.on('error', this.onError);
@@ -139,6 +179,7 @@ export class ClientConnection implements UpstreamOwner {
 
   private handleData(chunk: Buffer): void {
     if (this.state === State.Forward && !this.reqDone) { this.forwardBody(chunk); return; }
+    if (this.handedOff) { this.passToManagement(chunk); return; }
     if (this.buf === null) { this.buf = chunk; this.headStartedAt = performance.now(); }
     else this.buf = Buffer.concat([this.buf, chunk]);
     if (this.state === State.Head) this.nextRequest();
@@ -176,33 +217,38 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     this.scanFrom = 0;
-    let req: RequestHead;
+    const req = this.head;
     try {
-      req = parseRequestHead(buf, end);
+      parseRequestHead(buf, end, req);
     } catch (err) {
       this.reject(400, err instanceof HeadError ? err.message : 'malformed request');
       return;
     }
-    if (!req.target.startsWith(FUNCTION_PREFIX)) { this.handOff(); return; }
+    const targetEnd = req.targetEnd;
+    const nameStart = req.targetStart + FUNCTION_PREFIX.length;
+    if (nameStart > targetEnd || !bytesEqual(buf, req.targetStart, nameStart, FUNCTION_PREFIX)) { this.handOff(); return; }
     this.buf = end < buf.length ? buf.subarray(end) : null;
     this.headBuf = buf;
     this.req = req;
-    this.startMs = performance.now();
-    this.startNs = unixNanos();
+    const now = performance.now();
+    this.startMs = now;
+    stamp(now);
+    this.startSec = stampSec;
+    this.startNsec = stampNsec;
     this.callId = req.callId !== '' ? req.callId : randomUUID();
     this.closeAfter = req.close || this.clientEnded;
 
-    const target = req.target;
-    let nameEnd = target.length;
-    for (let i = FUNCTION_PREFIX.length; i < target.length; i++) {
-      const c = target.charCodeAt(i);
+    let nameEnd = targetEnd;
+    for (let i = nameStart; i < targetEnd; i++) {
+      const c = buf[i];
       if (c === 47 /* / */ || c === 63 /* ? */) { nameEnd = i; break; }
     }
-    const name = target.slice(FUNCTION_PREFIX.length, nameEnd);
-    this.path = nameEnd === target.length ? '/' : target.charCodeAt(nameEnd) === 63 ? '/' + target.slice(nameEnd) : target.slice(nameEnd);
+    this.nameEnd = nameEnd;
+    let name = this.lastName;
+    if (!bytesEqual(buf, nameStart, nameEnd, name)) this.lastName = name = buf.toString('latin1', nameStart, nameEnd);
     const fn = this.ctx.lookup(name);
     if (fn === undefined) { this.localReply(404, `function "${name.slice(0, 80)}" not found`); return; }
-    if (this.ctx.invokeAuth !== null && !this.ctx.invokeAuth(req.authorization)) {
+    if (this.ctx.invokeAuth !== null && !this.ctx.invokeAuth(buf.toString('latin1', req.authStart, req.authEnd))) {
       this.localReply(401, 'invocation requires authentication', 'WWW-Authenticate: Basic realm="trellis"\r\n');
       return;
     }
@@ -230,6 +276,7 @@ export class ClientConnection implements UpstreamOwner {
     const buf = this.buf!;
     this.buf = null;
     this.state = State.Closed;
+    this.handedOff = true;
     const s = this.sock;
     s.removeListener('data', this.onData);
     s.removeListener('end', this.onEnd);
@@ -241,20 +288,24 @@ export class ClientConnection implements UpstreamOwner {
     this.ctx.handOff(s, buf);
   }
 
+  /**
+   * Bytes read from the handle after the hand-off (socket-read.ts cannot be undone): they go
+   * into the socket's own stream, where the management server reads them.
+   */
+  private passToManagement(chunk: Buffer): void {
+    if (!this.sock.push(chunk)) this.sock.pause();
+  }
+
   private leased(lease: InstanceLease): void {
     if (this.state !== State.Lease) { lease.release({ ok: false, durationMs: 0 }); return; }
     this.lease = lease;
     const req = this.req!;
-    const xff = req.forwardedFor !== '' ? req.forwardedFor + ', ' + this.remoteAddr : this.remoteAddr;
-    this.upPrefix = req.method + ' ' + this.path + ' HTTP/1.1\r\n';
-    this.upExtras = 'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs + '\r\nX-Forwarded-For: ' + xff +
-      (req.host !== '' ? '\r\nX-Forwarded-Host: ' + req.host : '\r\nHost: ' + lease.host + ':' + lease.port) + '\r\n\r\n';
     this.state = State.Forward;
     this.deadline = this.startMs + this.fn!.timeoutMs;
     if (req.body === 0) {
       this.reqDone = true;
       this.connectUpstream(false);
-      this.up!.sock.write(assemble(this.upPrefix, this.headBuf!, req.keep, this.upExtras, null, 0, 0));
+      this.up!.sock.write(this.upstreamHead(null, 0));
     } else {
       this.reqRemaining = req.body;
       if (req.body === BODY_CHUNKED) this.reqTracker = new ChunkedTracker();
@@ -273,12 +324,63 @@ export class ClientConnection implements UpstreamOwner {
     this.up = this.ctx.pool.take(lease.host, lease.port, this, fresh);
   }
 
+  /**
+   * The request head for the instance, and body[0..len) after it: the request line with the
+   * instance's path, the client's header lines but hop-by-hop ones and ours, then X-Call-Id,
+   * X-Start-Time, X-Forwarded-For and X-Forwarded-Host (or a Host when the client sent none).
+   */
+  private upstreamHead(body: Buffer | null, len: number): Buffer {
+    const req = this.req!;
+    const src = this.headBuf!;
+    const lease = this.lease!;
+    const keep = req.keep;
+    const pathStart = this.nameEnd;
+    const pathEnd = req.targetEnd;
+    const slash = pathStart === pathEnd || src[pathStart] === 63 /* ? */ ? 1 : 0;
+    const ff = req.forwardedFor;
+    const addr = this.remoteAddr;
+    const hasHost = req.hostEnd > req.hostStart;
+    let size = req.methodEnd + 1 + slash + (pathEnd - pathStart) + UP_VERSION.length +
+      CALL_ID.length + this.callId.length + START_TIME.length + digitCount(this.startSec) + 9 +
+      FORWARDED_FOR.length + (ff !== '' ? ff.length + 2 : 0) + addr.length +
+      (hasHost ? FORWARDED_HOST.length + req.hostEnd - req.hostStart : HOST.length + lease.host.length + 1 + digitCount(lease.port)) +
+      4 + len;
+    for (let k = 0; k < keep.length; k += 2) size += keep[k + 1] - keep[k];
+    const out = Buffer.allocUnsafe(size);
+    let o = putBytes(out, 0, src, 0, req.methodEnd + 1);
+    if (slash === 1) out[o++] = 47;
+    o = putBytes(out, o, src, pathStart, pathEnd);
+    o = putAscii(out, o, UP_VERSION);
+    for (let k = 0; k < keep.length; k += 2) o = putBytes(out, o, src, keep[k], keep[k + 1]);
+    o = putAscii(out, o, CALL_ID);
+    o = putAscii(out, o, this.callId);
+    o = putAscii(out, o, START_TIME);
+    o = putUint(out, o, this.startSec, 0);
+    o = putUint(out, o, this.startNsec, 9);
+    o = putAscii(out, o, FORWARDED_FOR);
+    if (ff !== '') { o = putAscii(out, o, ff); out[o++] = 44; out[o++] = 32; }
+    o = putAscii(out, o, addr);
+    if (hasHost) {
+      o = putAscii(out, o, FORWARDED_HOST);
+      o = putBytes(out, o, src, req.hostStart, req.hostEnd);
+    } else {
+      o = putAscii(out, o, HOST);
+      o = putAscii(out, o, lease.host);
+      out[o++] = 58;
+      o = putUint(out, o, lease.port, 0);
+    }
+    o = putAscii(out, o, '\r\n\r\n');
+    if (body !== null) o = putBytes(out, o, body, 0, len);
+    if (o !== size) throw new Error(`upstream head: wrote ${o} of ${size} bytes`);
+    return out;
+  }
+
   /** Writes the upstream head, joined with the first body bytes when they are small. */
   private writeUpstreamHead(part: Buffer | null, len: number): boolean {
     this.upHeadPending = false;
     const sock = this.up!.sock;
     const join = part !== null && len <= JOIN_LIMIT;
-    const head = assemble(this.upPrefix, this.headBuf!, this.req!.keep, this.upExtras, join ? part : null, 0, len);
+    const head = this.upstreamHead(join ? part : null, join ? len : 0);
     if (part === null || join) return sock.write(head);
     sock.cork();
     sock.write(head);
@@ -355,9 +457,9 @@ export class ClientConnection implements UpstreamOwner {
         return;
       }
       this.respBuf = null;
-      let resp: ResponseHead;
+      const resp = this.respHead;
       try {
-        resp = parseResponseHead(buf, end, this.req!.method, this.closeAfter);
+        parseResponseHead(buf, end, this.req!.method === 'HEAD', this.closeAfter, resp);
       } catch (err) {
         this.upstreamFailed(`invalid response: ${(err as Error).message}`);
         return;
@@ -373,9 +475,7 @@ export class ClientConnection implements UpstreamOwner {
       this.resp = resp;
       this.status = resp.status;
       if (resp.body === BODY_UNTIL_CLOSE) this.closeAfter = true;
-      const seconds = (performance.now() - this.startMs) / 1000;
-      this.respExtras = 'X-Call-Id: ' + this.callId + '\r\nX-Start-Time: ' + this.startNs +
-        '\r\nX-Duration-Seconds: ' + seconds.toFixed(6) + (this.closeAfter ? '\r\nConnection: close\r\n\r\n' : '\r\n\r\n');
+      this.durationMicros = Math.round((performance.now() - this.startMs) * 1000);
       this.respHeadBuf = buf;
       this.respRemaining = resp.body;
       if (resp.body === BODY_CHUNKED) this.respTracker = new ChunkedTracker();
@@ -410,7 +510,7 @@ export class ClientConnection implements UpstreamOwner {
       this.respHeadSent = true;
       const resp = this.resp!;
       const join = end - start <= JOIN_LIMIT;
-      ok = this.sock.write(assemble('', this.respHeadBuf!, resp.keep, this.respExtras, join ? chunk : null, start, end));
+      ok = this.sock.write(this.clientHead(resp.keep, join ? chunk : null, start, end));
       this.respHeadBuf = null;
       if (!join) ok = this.sock.write(Buffer.from(chunk.subarray(start, end)));
     } else if (end > start) {
@@ -421,6 +521,36 @@ export class ClientConnection implements UpstreamOwner {
       if (end < chunk.length && this.up !== null) { this.ctx.pool.discard(this.up); this.up = null; }
       this.responseComplete();
     }
+  }
+
+  /**
+   * The response head for the client, and body[from..to) after it: the instance's status line
+   * and header lines (but hop-by-hop ones and ours), then X-Call-Id, X-Start-Time,
+   * X-Duration-Seconds (and Connection: close when the gateway closes).
+   */
+  private clientHead(keep: number[], body: Buffer | null, from: number, to: number): Buffer {
+    const src = this.respHeadBuf!;
+    const micros = this.durationMicros;
+    const whole = Math.floor(micros / 1e6);
+    let size = CALL_ID.length + this.callId.length + START_TIME.length + digitCount(this.startSec) + 9 +
+      DURATION.length + digitCount(whole) + 7 + (this.closeAfter ? CLOSE_END.length : 4) + (body === null ? 0 : to - from);
+    for (let k = 0; k < keep.length; k += 2) size += keep[k + 1] - keep[k];
+    const out = Buffer.allocUnsafe(size);
+    let o = 0;
+    for (let k = 0; k < keep.length; k += 2) o = putBytes(out, o, src, keep[k], keep[k + 1]);
+    o = putAscii(out, o, CALL_ID);
+    o = putAscii(out, o, this.callId);
+    o = putAscii(out, o, START_TIME);
+    o = putUint(out, o, this.startSec, 0);
+    o = putUint(out, o, this.startNsec, 9);
+    o = putAscii(out, o, DURATION);
+    o = putUint(out, o, whole, 0);
+    out[o++] = 46;
+    o = putUint(out, o, micros - whole * 1e6, 6);
+    o = putAscii(out, o, this.closeAfter ? CLOSE_END : '\r\n\r\n');
+    if (body !== null) o = putBytes(out, o, body, from, to);
+    if (o !== size) throw new Error(`response head: wrote ${o} of ${size} bytes`);
+    return out;
   }
 
   private isRespComplete(): boolean { return this.respRemaining === 0 && this.respTracker === null && this.respHeadSent; }
@@ -543,7 +673,7 @@ export class ClientConnection implements UpstreamOwner {
     const body = reason + '\n';
     this.sock.write(
       `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Call-Id: ${this.callId}\r\nX-Start-Time: ${this.startNs}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Call-Id: ${this.callId}\r\nX-Start-Time: ${nanosString(this.startSec, this.startNsec)}\r\n` +
       `X-Duration-Seconds: ${((performance.now() - this.startMs) / 1000).toFixed(6)}\r\n${extraHeaders}` +
       (this.closeAfter ? 'Connection: close\r\n' : '') + '\r\n' + body,
     );

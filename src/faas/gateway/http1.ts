@@ -11,9 +11,15 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 export const BODY_CHUNKED = -1;
 export const BODY_UNTIL_CLOSE = -2;
 
+/** A parsed request head; one object per connection, refilled for each request. */
 export interface RequestHead {
+  /** Common methods are shared constant strings (no string built per request). */
   method: string;
-  target: string;
+  /** Index of the space after the method. */
+  methodEnd: number;
+  /** The request target is buf[targetStart..targetEnd). */
+  targetStart: number;
+  targetEnd: number;
   /** Content length, BODY_CHUNKED, or 0. */
   body: number;
   /** Client asked to close after this exchange (Connection: close, or HTTP/1.0 without keep-alive). */
@@ -21,11 +27,23 @@ export interface RequestHead {
   /** Byte ranges [start, end, start, end, ...] of the header lines to forward. */
   keep: number[];
   callId: string;
-  host: string;
+  /** The Host value is buf[hostStart..hostEnd) (empty when none). */
+  hostStart: number;
+  hostEnd: number;
   forwardedFor: string;
-  authorization: string;
+  /** The Authorization value is buf[authStart..authEnd) (empty when none). */
+  authStart: number;
+  authEnd: number;
 }
 
+export function newRequestHead(): RequestHead {
+  return {
+    method: '', methodEnd: 0, targetStart: 0, targetEnd: 0, body: 0, close: false, keep: [], callId: '',
+    hostStart: 0, hostEnd: 0, forwardedFor: '', authStart: 0, authEnd: 0,
+  };
+}
+
+/** A parsed response head; one object per connection, refilled for each response. */
 export interface ResponseHead {
   status: number;
   body: number;
@@ -35,14 +53,23 @@ export interface ResponseHead {
   keep: number[];
 }
 
+export function newResponseHead(): ResponseHead {
+  return { status: 0, body: 0, close: false, keep: [] };
+}
+
 export class HeadError extends Error {}
 
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-
-/** Index just past the CRLFCRLF ending a head in buf (searching from `from`), or -1. */
+/**
+ * Index just past the CRLFCRLF ending a head in buf (searching from `from`), or -1.
+ * A byte loop: heads end within a few hundred bytes, where Buffer#indexOf's call into C++
+ * costs more than the search.
+ */
 export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf(CRLFCRLF, from < 3 ? 0 : from - 3);
-  return i < 0 ? -1 : i + 4;
+  const n = buf.length;
+  for (let i = from < 3 ? 3 : from; i < n; i++) {
+    if (buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 && buf[i - 3] === 13) return i + 1;
+  }
+  return -1;
 }
 
 /** RFC 9110 token characters. */
@@ -85,11 +112,11 @@ type HeaderHandler = (id: number, buf: Buffer, valueStart: number, valueEnd: num
  * Walks the header lines of buf[start..end) (end = just past CRLFCRLF), validating each
  * (token name, colon, no control characters in the value, CRLF endings). For headers the
  * gateway knows it calls onHeader with the trimmed value's range; a true result drops the
- * line from `keep`.
+ * line from `keep`. The first kept run starts at runFrom (before start: a status line to keep).
  */
-function walkHeaders(buf: Buffer, start: number, end: number, keep: number[], onHeader: HeaderHandler): void {
+function walkHeaders(buf: Buffer, start: number, end: number, keep: number[], onHeader: HeaderHandler, runFrom: number): void {
   const last = end - 2; // start of the empty line's CRLF
-  let runStart = start;
+  let runStart = runFrom;
   let p = start;
   while (p < last) {
     const lineStart = p;
@@ -155,9 +182,11 @@ let reqChunked = false;
 let reqClose = false;
 let reqHttp11 = true;
 let reqCallId = '';
-let reqHost = '';
+let reqHostStart = 0;
+let reqHostEnd = 0;
 let reqForwardedFor = '';
-let reqAuthorization = '';
+let reqAuthStart = 0;
+let reqAuthEnd = 0;
 
 function onRequestHeader(id: number, buf: Buffer, vs: number, ve: number): boolean {
   switch (id) {
@@ -173,24 +202,38 @@ function onRequestHeader(id: number, buf: Buffer, vs: number, ve: number): boole
       return true;
     }
     case H.XCallId: reqCallId = buf.toString('latin1', vs, ve); return true;
-    case H.Host: reqHost = buf.toString('latin1', vs, ve); return false;
+    case H.Host: reqHostStart = vs; reqHostEnd = ve; return false;
     case H.XForwardedFor: reqForwardedFor = buf.toString('latin1', vs, ve); return true;
-    case H.Authorization: reqAuthorization = buf.toString('latin1', vs, ve); return false;
+    case H.Authorization: reqAuthStart = vs; reqAuthEnd = ve; return false;
     case H.XDurationSeconds: return false;
     default: return true; // keep-alive, proxy-connection, te, upgrade (hop-by-hop), x-start-time (ours)
   }
 }
 
-/** Parses the request head in buf[0..end) (end = just past CRLFCRLF). Throws HeadError. */
-export function parseRequestHead(buf: Buffer, end: number): RequestHead {
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS'];
+
+/** The method in buf[0..end) as a string; the common ones without building a string. */
+function methodName(buf: Buffer, end: number): string {
+  for (let k = 0; k < METHODS.length; k++) {
+    const m = METHODS[k];
+    if (m.length !== end) continue;
+    let i = 0;
+    while (i < end && buf[i] === m.charCodeAt(i)) i++;
+    if (i === end) return m;
+  }
+  return buf.toString('latin1', 0, end);
+}
+
+/** Parses the request head in buf[0..end) (end = just past CRLFCRLF) into `out`. Throws HeadError. */
+export function parseRequestHead(buf: Buffer, end: number, out: RequestHead): void {
   let p = 0;
   while (TOKEN[buf[p]] === 1) p++;
   if (p === 0 || buf[p] !== 32) throw new HeadError('malformed request line');
-  const method = buf.toString('latin1', 0, p);
+  const methodEnd = p;
   const targetStart = ++p;
   while (buf[p] > 32 && buf[p] !== 127) p++;
   if (p === targetStart || buf[p] !== 32) throw new HeadError('malformed request target');
-  const target = buf.toString('latin1', targetStart, p);
+  const targetEnd = p;
   p++;
   // "HTTP/1.1\r\n" or "HTTP/1.0\r\n"
   if (buf[p] !== 72 || buf[p + 1] !== 84 || buf[p + 2] !== 84 || buf[p + 3] !== 80 || buf[p + 4] !== 47 ||
@@ -201,14 +244,24 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   reqLength = -1;
   reqChunked = false;
   reqClose = !reqHttp11;
-  reqCallId = reqHost = reqForwardedFor = reqAuthorization = '';
-  const keep: number[] = [];
-  walkHeaders(buf, p + 10, end, keep, onRequestHeader);
+  reqCallId = reqForwardedFor = '';
+  reqHostStart = reqHostEnd = reqAuthStart = reqAuthEnd = 0;
+  const keep = out.keep;
+  keep.length = 0;
+  walkHeaders(buf, p + 10, end, keep, onRequestHeader, p + 10);
   if (reqChunked && reqLength >= 0) throw new HeadError('both Content-Length and Transfer-Encoding');
-  return {
-    method, target, body: reqChunked ? BODY_CHUNKED : Math.max(reqLength, 0), close: reqClose, keep,
-    callId: reqCallId, host: reqHost, forwardedFor: reqForwardedFor, authorization: reqAuthorization,
-  };
+  out.method = methodName(buf, methodEnd);
+  out.methodEnd = methodEnd;
+  out.targetStart = targetStart;
+  out.targetEnd = targetEnd;
+  out.body = reqChunked ? BODY_CHUNKED : Math.max(reqLength, 0);
+  out.close = reqClose;
+  out.callId = reqCallId;
+  out.hostStart = reqHostStart;
+  out.hostEnd = reqHostEnd;
+  out.forwardedFor = reqForwardedFor;
+  out.authStart = reqAuthStart;
+  out.authEnd = reqAuthEnd;
 }
 
 let respLength = -1;
@@ -236,11 +289,11 @@ function onResponseHeader(id: number, buf: Buffer, vs: number, ve: number): bool
 }
 
 /**
- * Parses a response head from an instance; `method` decides whether a body follows.
- * dropConnection: also drop the instance's Connection/Keep-Alive lines (the gateway will
- * close the client connection and says so itself).
+ * Parses a response head from an instance into `out`; headRequest: no body follows (a HEAD
+ * request). dropConnection: also drop the instance's Connection/Keep-Alive lines (the gateway
+ * will close the client connection and says so itself).
  */
-export function parseResponseHead(buf: Buffer, end: number, method: string, dropConnection: boolean): ResponseHead {
+export function parseResponseHead(buf: Buffer, end: number, headRequest: boolean, dropConnection: boolean, out: ResponseHead): void {
   if (end < 16 || buf[0] !== 72 || buf[4] !== 47 || buf[5] !== 49 || buf[6] !== 46 || buf[8] !== 32) {
     throw new HeadError('malformed status line');
   }
@@ -249,35 +302,23 @@ export function parseResponseHead(buf: Buffer, end: number, method: string, drop
   const d2 = buf[11] - 48;
   if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new HeadError('malformed status code');
   const status = d0 * 100 + d1 * 10 + d2;
-  const lineEnd = buf.indexOf(10, 12);
-  if (lineEnd < 0 || buf[lineEnd - 1] !== 13) throw new HeadError('malformed status line');
+  let lineEnd = 12;
+  while (lineEnd < end && buf[lineEnd] !== 10) lineEnd++;
+  if (lineEnd >= end || buf[lineEnd - 1] !== 13) throw new HeadError('malformed status line');
   respHttp11 = buf[7] === 49;
   respLength = -1;
   respChunked = false;
   respClose = !respHttp11;
   respDropConnection = dropConnection;
-  const keep: number[] = [0, lineEnd + 1];
-  walkHeaders(buf, lineEnd + 1, end, keep, onResponseHeader);
-  if (keep.length > 2 && keep[2] === keep[1]) keep.splice(1, 2); // merge status line with the first header run
+  const keep = out.keep;
+  keep.length = 0;
+  walkHeaders(buf, lineEnd + 1, end, keep, onResponseHeader, 0); // the status line starts the first run
   let body: number;
-  if (method === 'HEAD' || status < 200 || status === 204 || status === 304) body = 0;
+  if (headRequest || status < 200 || status === 204 || status === 304) body = 0;
   else if (respChunked) body = BODY_CHUNKED;
   else if (respLength >= 0) body = respLength;
   else body = BODY_UNTIL_CLOSE;
-  return { status, body, close: respClose, keep };
-}
-
-/**
- * One buffer: `prefix` + the kept ranges of `src` + `extras` + src2[from..to) (a first body
- * part, or nothing). Strings are latin1 (one byte per char).
- */
-export function assemble(prefix: string, src: Buffer, keep: number[], extras: string, body: Buffer | null, from: number, to: number): Buffer {
-  let len = prefix.length + extras.length + (body === null ? 0 : to - from);
-  for (let i = 0; i < keep.length; i += 2) len += keep[i + 1] - keep[i];
-  const out = Buffer.allocUnsafe(len);
-  let o = prefix.length === 0 ? 0 : out.write(prefix, 0, 'latin1');
-  for (let i = 0; i < keep.length; i += 2) o += src.copy(out, o, keep[i], keep[i + 1]);
-  o += out.write(extras, o, 'latin1');
-  if (body !== null && to > from) body.copy(out, o, from, to);
-  return out;
+  out.status = status;
+  out.body = body;
+  out.close = respClose;
 }

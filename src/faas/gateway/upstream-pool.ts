@@ -54,9 +54,20 @@ export class UpstreamPool {
 
   constructor(private readonly maxIdlePerInstance = 256) {}
 
+  // The key of the last host:port taken: requests mostly go to the same few instances, and a
+  // key built per request would also need its hash computed per request.
+  private lastHost = '';
+  private lastPort = 0;
+  private lastKey = '';
+
   /** An idle connection to host:port, or a new (connecting) one. */
   take(host: string, port: number, owner: UpstreamOwner, fresh = false): UpstreamConn {
-    const key = host + ':' + port;
+    if (host !== this.lastHost || port !== this.lastPort) {
+      this.lastHost = host;
+      this.lastPort = port;
+      this.lastKey = host + ':' + port;
+    }
+    const key = this.lastKey;
     if (!fresh) {
       const list = this.idle.get(key);
       if (list !== undefined && list.length > 0) {
