@@ -6,7 +6,6 @@
  * X-Duration-Seconds. Any other request hands the connection to the management server.
  */
 import type net from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Activator, InstanceLease } from '../activator/types.js';
 import { ActivationError } from '../activator/types.js';
@@ -16,7 +15,9 @@ import {
   BODY_CHUNKED, BODY_UNTIL_CLOSE, HeadError, MAX_HEAD_BYTES, findHeadEnd, newRequestHead, newResponseHead,
   parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead,
 } from './http1.js';
+import { CALL_ID_LENGTH, callIdString, newCallId, putCallId } from './call-id.js';
 import { ChunkedTracker } from './chunked.js';
+import { DirectWriter } from './direct-write.js';
 import { bytesEqual, digitCount, putAscii, putBytes, putUint } from './head-bytes.js';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './upstream-pool.js';
 
@@ -100,10 +101,14 @@ export class ClientConnection implements UpstreamOwner {
   private nameEnd = 0;
   /** The last function name seen on this connection (requests mostly repeat it: no string per request). */
   private lastName = '';
+  /** The client's X-Call-Id, or '' when the gateway made one (then it is in callIdBytes). */
   private callId = '';
-  /** X-Start-Time as Unix seconds + nanoseconds. */
+  private readonly callIdBytes = new Uint8Array(16);
+  /** X-Start-Time as Unix seconds + nanoseconds, and its digits (startDigits[0..startLen)). */
   private startSec = 0;
   private startNsec = 0;
+  private readonly startDigits = Buffer.alloc(24);
+  private startLen = 0;
   private startMs = 0;
   /** When the exchange in flight times out (performance.now() ms); Infinity when none is. */
   deadline = Infinity;
@@ -140,6 +145,8 @@ export class ClientConnection implements UpstreamOwner {
   private readonly onClose = () => this.handleClientClose();
   private readonly onError = () => { /* 'close' follows */ };
   private readonly onDrain = () => { if (this.up !== null && this.up.sock.isPaused()) this.up.sock.resume(); };
+  /** Writes response heads (and the bodies joined to them) to the client. */
+  private readonly out: DirectWriter;
   private readonly onLease = (lease: InstanceLease) => { this.held = null; this.leased(lease); };
   private readonly onLeaseError = (err: unknown) => { this.held = null; this.leaseFailed(err); };
   /** Aborts the activator's hold on this request when the client goes away. */
@@ -147,6 +154,7 @@ export class ClientConnection implements UpstreamOwner {
 
   constructor(private readonly sock: net.Socket, private readonly ctx: FastPathContext) {
     this.remoteAddr = sock.remoteAddress ?? '';
+    this.out = new DirectWriter(sock, this.onDrain);
     this.direct = readAcceptedInto(sock, this.onData);
     if (!this.direct) sock.on('data', this.onData);
     sock.on('end', this.onEnd);
@@ -235,7 +243,9 @@ export class ClientConnection implements UpstreamOwner {
     stamp(now);
     this.startSec = stampSec;
     this.startNsec = stampNsec;
-    this.callId = req.callId !== '' ? req.callId : randomUUID();
+    this.startLen = putUint(this.startDigits, putUint(this.startDigits, 0, stampSec, 0), stampNsec, 9);
+    this.callId = req.callId;
+    if (req.callId === '') newCallId(this.callIdBytes);
     this.closeAfter = req.close || this.clientEnded;
 
     let nameEnd = targetEnd;
@@ -305,7 +315,7 @@ export class ClientConnection implements UpstreamOwner {
     if (req.body === 0) {
       this.reqDone = true;
       this.connectUpstream(false);
-      this.up!.sock.write(this.upstreamHead(null, 0));
+      this.up!.out.write(this.upstreamHead(null, 0));
     } else {
       this.reqRemaining = req.body;
       if (req.body === BODY_CHUNKED) this.reqTracker = new ChunkedTracker();
@@ -341,7 +351,7 @@ export class ClientConnection implements UpstreamOwner {
     const addr = this.remoteAddr;
     const hasHost = req.hostEnd > req.hostStart;
     let size = req.methodEnd + 1 + slash + (pathEnd - pathStart) + UP_VERSION.length +
-      CALL_ID.length + this.callId.length + START_TIME.length + digitCount(this.startSec) + 9 +
+      CALL_ID.length + this.callIdLength() + START_TIME.length + this.startLen +
       FORWARDED_FOR.length + (ff !== '' ? ff.length + 2 : 0) + addr.length +
       (hasHost ? FORWARDED_HOST.length + req.hostEnd - req.hostStart : HOST.length + lease.host.length + 1 + digitCount(lease.port)) +
       4 + len;
@@ -352,11 +362,7 @@ export class ClientConnection implements UpstreamOwner {
     o = putBytes(out, o, src, pathStart, pathEnd);
     o = putAscii(out, o, UP_VERSION);
     for (let k = 0; k < keep.length; k += 2) o = putBytes(out, o, src, keep[k], keep[k + 1]);
-    o = putAscii(out, o, CALL_ID);
-    o = putAscii(out, o, this.callId);
-    o = putAscii(out, o, START_TIME);
-    o = putUint(out, o, this.startSec, 0);
-    o = putUint(out, o, this.startNsec, 9);
+    o = this.putIds(out, o);
     o = putAscii(out, o, FORWARDED_FOR);
     if (ff !== '') { o = putAscii(out, o, ff); out[o++] = 44; out[o++] = 32; }
     o = putAscii(out, o, addr);
@@ -381,7 +387,7 @@ export class ClientConnection implements UpstreamOwner {
     const sock = this.up!.sock;
     const join = part !== null && len <= JOIN_LIMIT;
     const head = this.upstreamHead(join ? part : null, join ? len : 0);
-    if (part === null || join) return sock.write(head);
+    if (part === null || join) return this.up!.out.write(head);
     sock.cork();
     sock.write(head);
     const ok = sock.write(part);
@@ -510,7 +516,7 @@ export class ClientConnection implements UpstreamOwner {
       this.respHeadSent = true;
       const resp = this.resp!;
       const join = end - start <= JOIN_LIMIT;
-      ok = this.sock.write(this.clientHead(resp.keep, join ? chunk : null, start, end));
+      ok = this.out.write(this.clientHead(resp.keep, join ? chunk : null, start, end));
       this.respHeadBuf = null;
       if (!join) ok = this.sock.write(Buffer.from(chunk.subarray(start, end)));
     } else if (end > start) {
@@ -532,17 +538,13 @@ export class ClientConnection implements UpstreamOwner {
     const src = this.respHeadBuf!;
     const micros = this.durationMicros;
     const whole = Math.floor(micros / 1e6);
-    let size = CALL_ID.length + this.callId.length + START_TIME.length + digitCount(this.startSec) + 9 +
+    let size = CALL_ID.length + this.callIdLength() + START_TIME.length + this.startLen +
       DURATION.length + digitCount(whole) + 7 + (this.closeAfter ? CLOSE_END.length : 4) + (body === null ? 0 : to - from);
     for (let k = 0; k < keep.length; k += 2) size += keep[k + 1] - keep[k];
     const out = Buffer.allocUnsafe(size);
     let o = 0;
     for (let k = 0; k < keep.length; k += 2) o = putBytes(out, o, src, keep[k], keep[k + 1]);
-    o = putAscii(out, o, CALL_ID);
-    o = putAscii(out, o, this.callId);
-    o = putAscii(out, o, START_TIME);
-    o = putUint(out, o, this.startSec, 0);
-    o = putUint(out, o, this.startNsec, 9);
+    o = this.putIds(out, o);
     o = putAscii(out, o, DURATION);
     o = putUint(out, o, whole, 0);
     out[o++] = 46;
@@ -551,6 +553,18 @@ export class ClientConnection implements UpstreamOwner {
     if (body !== null) o = putBytes(out, o, body, from, to);
     if (o !== size) throw new Error(`response head: wrote ${o} of ${size} bytes`);
     return out;
+  }
+
+  private callIdLength(): number { return this.callId !== '' ? this.callId.length : CALL_ID_LENGTH; }
+
+  private callIdText(): string { return this.callId !== '' ? this.callId : callIdString(this.callIdBytes); }
+
+  /** Writes "X-Call-Id: ...\r\nX-Start-Time: ..." (no line end). */
+  private putIds(out: Buffer, o: number): number {
+    o = putAscii(out, o, CALL_ID);
+    o = this.callId !== '' ? putAscii(out, o, this.callId) : putCallId(out, o, this.callIdBytes);
+    o = putAscii(out, o, START_TIME);
+    return putBytes(out, o, this.startDigits, 0, this.startLen);
   }
 
   private isRespComplete(): boolean { return this.respRemaining === 0 && this.respTracker === null && this.respHeadSent; }
@@ -673,7 +687,7 @@ export class ClientConnection implements UpstreamOwner {
     const body = reason + '\n';
     this.sock.write(
       `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Call-Id: ${this.callId}\r\nX-Start-Time: ${nanosString(this.startSec, this.startNsec)}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Call-Id: ${this.callIdText()}\r\nX-Start-Time: ${nanosString(this.startSec, this.startNsec)}\r\n` +
       `X-Duration-Seconds: ${((performance.now() - this.startMs) / 1000).toFixed(6)}\r\n${extraHeaders}` +
       (this.closeAfter ? 'Connection: close\r\n' : '') + '\r\n' + body,
     );

@@ -21,15 +21,22 @@ export function putBytes(out: Buffer, o: number, src: Buffer, from: number, to: 
 /** Decimal digits of a non-negative integer. */
 export function digitCount(n: number): number {
   let d = 1;
-  while (n >= 10) { n = Math.floor(n / 10); d++; }
+  for (let p = 10; n >= p; p *= 10) d++;
   return d;
 }
 
 /** Writes non-negative integer n in decimal, zero-padded to `width` digits; returns the offset past it. */
 export function putUint(out: Buffer, o: number, n: number, width: number): number {
   const len = Math.max(width, digitCount(n));
-  for (let i = o + len - 1; i >= o; i--) {
+  let i = o + len - 1;
+  // Past 2^31 the digits come from float division; below it, int32 division (a multiply).
+  for (; n > 0x7fffffff; i--) {
     const q = Math.floor(n / 10);
+    out[i] = 48 + (n - q * 10);
+    n = q;
+  }
+  for (; i >= o; i--) {
+    const q = (n / 10) | 0;
     out[i] = 48 + (n - q * 10);
     n = q;
   }

@@ -7,6 +7,7 @@
  * stream machinery: an owner must copy whatever it keeps (or writes) past the call.
  */
 import net from 'node:net';
+import { DirectWriter } from './direct-write.js';
 
 export interface UpstreamOwner {
   /** `chunk` is a view of the shared read buffer, valid only during the call. */
@@ -30,7 +31,11 @@ export class UpstreamConn {
     else this.sock.destroy(); // bytes from an idle instance connection: it is out of sync
   }
 
+  /** Writes request heads (and the bodies joined to them). */
+  readonly out: DirectWriter;
+
   constructor(readonly sock: net.Socket, readonly key: string, private readonly pool: UpstreamPool) {
+    this.out = new DirectWriter(sock, () => this.owner?.onUpstreamDrain());
     sock.setNoDelay(true);
     sock.on('error', (err) => { this.error = err; });
     sock.on('close', () => {
