@@ -4,7 +4,8 @@
  * provider → watchdog), for node and python3 with and without the warm pool; as floors, in
  * the same run: a bare `node -e 0`, and a fresh node process that imports the same handler
  * and serves its first response (no watchdog, no platform). Rounds are interleaved (one cold
- * start of each kind per round); the client keeps its connection to the gateway.
+ * start of each kind per round). The client of the platform rows is a separate process that
+ * keeps its connection to the gateway and times from its write to the first byte it reads.
  *
  *   npm run build && npx tsx bench/cold-start.ts [--rounds 50]
  *
@@ -18,6 +19,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 type ActivatorMod = typeof import('../src/faas/activator/index.js');
@@ -53,7 +55,7 @@ const nodeBundle = await bundle('node', 'handler.js', NODE_HANDLER);
 const pyBundle = await bundle('py', 'handler.py', PY_HANDLER);
 const AUTH = 'Basic ' + Buffer.from('admin:bench').toString('base64');
 
-interface Setup { gw: Gateway; agent: http.Agent; pooled: boolean }
+interface Setup { gw: Gateway; pooled: boolean }
 async function setup(pooled: boolean): Promise<Setup> {
   const gw = await startFunctionPlatform({
     listen: '127.0.0.1:0', dataDir: join(root, pooled ? 'data-pool' : 'data-fresh'), adminPassword: 'bench',
@@ -69,14 +71,14 @@ async function setup(pooled: boolean): Promise<Setup> {
     });
     if (dep.status !== 202) throw new Error(`deploy: ${dep.status} ${await dep.text()}`);
   }
-  return { gw, agent: new http.Agent({ keepAlive: true }), pooled };
+  return { gw, pooled };
 }
 const withPool = await setup(true);
 const noPool = await setup(false);
 
-function firstByte(host: string, port: number, path: string, agent: http.Agent | false = false): Promise<void> {
+function firstByte(host: string, port: number, path: string): Promise<void> {
   return new Promise((res, rej) => {
-    const req = http.get({ host, port, path, agent }, (r) => {
+    const req = http.get({ host, port, path, agent: false }, (r) => {
       if (r.statusCode !== 200) rej(new Error(`HTTP ${r.statusCode}`));
       r.once('data', () => res());
       r.resume();
@@ -90,15 +92,27 @@ async function toZero(s: Setup, fn: string): Promise<void> {
   while (s.gw.provider.instances(fn).length > 0 || s.gw.activator.held(fn) > 0) await sleep(5);
 }
 
+/**
+ * The client of the platform rows runs in its own process (bench/lib/ttfb-client.mjs), as
+ * curl would: in this process it would share the gateway's event loop and add its own work
+ * to every sample. It keeps one connection to each gateway.
+ */
+const probe = spawn(process.execPath, [join(import.meta.dirname, 'lib', 'ttfb-client.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+const probeLines = createInterface({ input: probe.stdout! })[Symbol.asyncIterator]();
+async function ttfb(port: number, path: string): Promise<number> {
+  probe.stdin!.write(`${port} ${path}\n`);
+  const { value } = await probeLines.next();
+  const ms = Number(value);
+  if (!Number.isFinite(ms)) throw new Error(`probe: ${value}`);
+  return ms;
+}
+
 /** One cold start through the gateway; returns ms to the first response byte. */
 async function platformCold(s: Setup, fn: string): Promise<number> {
   await toZero(s, fn);
   // Let the pool refill and warm up between cold starts (steady state of occasional cold starts).
   await sleep(s.pooled ? 400 : 150);
-  const { host, port } = s.gw.address();
-  const t0 = performance.now();
-  await firstByte(host, port, `/function/${fn}/cold`, s.agent);
-  return performance.now() - t0;
+  return ttfb(s.gw.address().port, `/function/${fn}/cold`);
 }
 
 function nodeExit(): Promise<number> {
@@ -155,7 +169,6 @@ console.log(`\nGoals: node with pool p50 ≤ 5 ms (${pct(np, 50).toFixed(1)}), p
 
 await withPool.gw.close();
 await noPool.gw.close();
-withPool.agent.destroy();
-noPool.agent.destroy();
+probe.stdin!.end();
 rmSync(root, { recursive: true, force: true });
 process.exit(0);

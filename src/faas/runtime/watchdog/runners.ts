@@ -6,8 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pathToFileURL } from 'node:url';
 import { splitCommandLine } from './argv.js';
+import { loadModule } from './load-module.js';
 import type { LoadSpec } from './protocol.js';
 import { makeRequest, writeResult, type Handler } from './response.js';
 
@@ -27,7 +27,7 @@ export interface Runner {
 
 export async function loadHttpRunner(spec: LoadSpec): Promise<Runner> {
   if (!spec.handlerPath) throw new Error('http mode needs a handler path');
-  const mod = (await import(pathToFileURL(spec.handlerPath).href)) as Record<string, unknown>;
+  const mod = await loadModule(spec.handlerPath);
   let h = mod.default as unknown;
   if (h && typeof h === 'object' && typeof (h as Record<string, unknown>).default === 'function') h = (h as Record<string, unknown>).default;
   if (typeof h !== 'function') h = mod.handle ?? mod.handler;
