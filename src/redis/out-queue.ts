@@ -3,7 +3,7 @@
  * turn's end. Most turns queue a single buffer (one reply or request per connection at
  * `-P 1`), which is kept aside and written as it is: no array, no concat.
  */
-import type { SocketWriter } from './socket-write.js';
+import type { SocketWriter } from '../net-io/socket-write.js';
 
 /** Above this, queued buffers are written one by one (corked) instead of concatenated. */
 const CONCAT_LIMIT = 256 * 1024;

@@ -12,8 +12,8 @@ import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { SessionGovernance } from './governance/hooks.js';
 import type { ReplyTarget } from './upstream-connection.js';
 import type { ClientState } from './clients/client-state.js';
-import { readAcceptedInto } from './socket-read.js';
-import { SocketWriter } from './socket-write.js';
+import { readAcceptedInto } from '../net-io/socket-read.js';
+import { SocketWriter } from '../net-io/socket-write.js';
 import { OutQueue } from './out-queue.js';
 
 /** A place in the client's reply order; filled by a backend reply or a merged reply. */

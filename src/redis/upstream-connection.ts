@@ -12,8 +12,8 @@ import { reconnectDelay } from './backoff.js';
 import { Fifo } from './fifo.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { backendError } from './errors.js';
-import { onreadOption, readConnectedInto } from './socket-read.js';
-import { SocketWriter } from './socket-write.js';
+import { onreadOption, readConnectedInto } from '../net-io/socket-read.js';
+import { SocketWriter } from '../net-io/socket-write.js';
 import { OutQueue } from './out-queue.js';
 
 /** Receives exactly one reply per request: the backend's bytes, or a proxy error reply. */

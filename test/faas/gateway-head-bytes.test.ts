@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { digitCount, putAscii, putBytes, putUint, bytesEqual } from '../../src/faas/gateway/head-bytes.js';
 import { CALL_ID_LENGTH, callIdString, newCallId, putCallId } from '../../src/faas/gateway/call-id.js';
 import { findHeadEnd } from '../../src/faas/gateway/http1.js';
-import { DirectWriter } from '../../src/faas/gateway/direct-write.js';
+import { SocketWriter } from '../../src/net-io/socket-write.js';
 
 test('digits, strings and ranges are written as String() and Buffer#write would', () => {
   for (const n of [0, 7, 9, 10, 99, 100, 999_999_999, 1e9, 1_796_090_122, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 5, 2 ** 40 + 123, 9_007_199_254_740_991]) {
@@ -68,7 +68,7 @@ test('direct writes keep order with socket.write and report when waiting bytes a
   const [peer] = (await accepted) as [net.Socket];
   peer.pause(); // nothing is read yet: a large write has to wait
   let drained = 0;
-  const w = new DirectWriter(client, () => { drained++; });
+  const w = new SocketWriter(client, () => { drained++; });
 
   assert.equal(w.write(Buffer.from('head;', 'latin1')), true, 'a small write is taken at once');
   const big = Buffer.alloc(32 * 1024 * 1024, 0x61);

@@ -10,14 +10,14 @@ import { performance } from 'node:perf_hooks';
 import type { Activator, InstanceLease } from '../activator/types.js';
 import { ActivationError } from '../activator/types.js';
 import type { FunctionMetrics } from './metrics.js';
-import { readAcceptedInto } from '../../redis/socket-read.js';
+import { readAcceptedInto } from '../../net-io/socket-read.js';
 import {
   BODY_CHUNKED, BODY_UNTIL_CLOSE, HeadError, MAX_HEAD_BYTES, findHeadEnd, newRequestHead, newResponseHead,
   parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead,
 } from './http1.js';
 import { CALL_ID_LENGTH, callIdString, newCallId, putCallId } from './call-id.js';
 import { ChunkedTracker } from './chunked.js';
-import { DirectWriter } from './direct-write.js';
+import { SocketWriter } from '../../net-io/socket-write.js';
 import { bytesEqual, digitCount, putAscii, putBytes, putUint } from './head-bytes.js';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './upstream-pool.js';
 
@@ -146,7 +146,7 @@ export class ClientConnection implements UpstreamOwner {
   private readonly onError = () => { /* 'close' follows */ };
   private readonly onDrain = () => { if (this.up !== null && this.up.sock.isPaused()) this.up.sock.resume(); };
   /** Writes response heads (and the bodies joined to them) to the client. */
-  private readonly out: DirectWriter;
+  private readonly out: SocketWriter;
   private readonly onLease = (lease: InstanceLease) => { this.held = null; this.leased(lease); };
   private readonly onLeaseError = (err: unknown) => { this.held = null; this.leaseFailed(err); };
   /** Aborts the activator's hold on this request when the client goes away. */
@@ -154,7 +154,7 @@ export class ClientConnection implements UpstreamOwner {
 
   constructor(private readonly sock: net.Socket, private readonly ctx: FastPathContext) {
     this.remoteAddr = sock.remoteAddress ?? '';
-    this.out = new DirectWriter(sock, this.onDrain);
+    this.out = new SocketWriter(sock, this.onDrain);
     this.direct = readAcceptedInto(sock, this.onData);
     if (!this.direct) sock.on('data', this.onData);
     sock.on('end', this.onEnd);

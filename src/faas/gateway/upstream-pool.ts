@@ -7,7 +7,7 @@
  * stream machinery: an owner must copy whatever it keeps (or writes) past the call.
  */
 import net from 'node:net';
-import { DirectWriter } from './direct-write.js';
+import { SocketWriter } from '../../net-io/socket-write.js';
 
 export interface UpstreamOwner {
   /** `chunk` is a view of the shared read buffer, valid only during the call. */
@@ -32,10 +32,10 @@ export class UpstreamConn {
   }
 
   /** Writes request heads (and the bodies joined to them). */
-  readonly out: DirectWriter;
+  readonly out: SocketWriter;
 
   constructor(readonly sock: net.Socket, readonly key: string, private readonly pool: UpstreamPool) {
-    this.out = new DirectWriter(sock, () => this.owner?.onUpstreamDrain());
+    this.out = new SocketWriter(sock, () => this.owner?.onUpstreamDrain());
     sock.setNoDelay(true);
     sock.on('error', (err) => { this.error = err; });
     sock.on('close', () => {

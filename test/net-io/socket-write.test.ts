@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { SocketWriter } from '../../src/redis/socket-write.js';
+import { SocketWriter } from '../../src/net-io/socket-write.js';
 import { OutQueue } from '../../src/redis/out-queue.js';
 
 /** A connected pair on loopback: the accepted socket and the client socket. */
