@@ -5,6 +5,19 @@ import { startRedisMany } from '../helpers/servers.js';
 import { startRedisProxy } from '../../src/redis/index.js';
 import { RawClient, waitFor } from './client-commands-raw.js';
 
+/** n backends behind one proxy, closed after the test; connect() opens a raw client closed likewise. */
+async function proxyOver(n: number, t: import('node:test').TestContext) {
+  const backends = await startRedisMany(n, t);
+  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
+  t.after(() => proxy.close(100));
+  const connect = async (): Promise<RawClient> => {
+    const c = await RawClient.connect(proxy.address().port);
+    t.after(() => c.close());
+    return c;
+  };
+  return { backends, proxy, connect };
+}
+
 test('pub/sub across two proxy instances in front of the same backends', async (t) => {
   const backends = await startRedisMany(3, t);
   const opts = { listen: '127.0.0.1:0', backends: backends.map((b) => b.address), hashTag: '{}' };
@@ -137,12 +150,9 @@ test('subscriptions follow a hot reload that adds a backend', async (t) => {
 });
 
 test('keyspace notifications: __keyspace__ channels follow their key, __keyevent__ channels hear every backend', async (t) => {
-  const backends = await startRedisMany(3, t);
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
-  t.after(() => proxy.close(100));
-  const c = await RawClient.connect(proxy.address().port);
-  const sub = await RawClient.connect(proxy.address().port);
-  t.after(() => { c.close(); sub.close(); });
+  const { proxy, connect } = await proxyOver(3, t);
+  const c = await connect();
+  const sub = await connect();
   assert.equal(await c.call('CONFIG', 'SET', 'notify-keyspace-events', 'KEA'), 'OK');
   // One key per backend.
   const byShard = new Map<number, string>();
@@ -168,12 +178,9 @@ test('keyspace notifications: __keyspace__ channels follow their key, __keyevent
 });
 
 test('a lost subscriber connection is re-established and re-subscribed', async (t) => {
-  const backends = await startRedisMany(2, t);
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
-  t.after(() => proxy.close(100));
-  const sub = await RawClient.connect(proxy.address().port);
-  const pub = await RawClient.connect(proxy.address().port);
-  t.after(() => { sub.close(); pub.close(); });
+  const { backends, connect } = await proxyOver(2, t);
+  const sub = await connect();
+  const pub = await connect();
   assert.deepEqual(await sub.call('PSUBSCRIBE', 'p*'), ['psubscribe', 'p*', 1]);
   const direct = await Promise.all(backends.map((b) => RawClient.connect(b.port)));
   t.after(() => direct.forEach((d) => d.close()));
@@ -188,14 +195,11 @@ test('a lost subscriber connection is re-established and re-subscribed', async (
 });
 
 test('SUBSCRIBE to a channel whose backend is down: a clear error, and the client is not left subscribed', async (t) => {
-  const backends = await startRedisMany(2, t);
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
-  t.after(() => proxy.close(100));
+  const { backends, proxy, connect } = await proxyOver(2, t);
   await backends[1].stop();
   let ch = 'down:0';
   for (let i = 1; proxy.features.router.shardOf(Buffer.from(ch), 0, ch.length) !== 1; i++) ch = `down:${i}`;
-  const c = await RawClient.connect(proxy.address().port);
-  t.after(() => c.close());
+  const c = await connect();
   const r = await c.call('SUBSCRIBE', ch) as { error: string };
   assert.match(r.error, /^ERR backend 127\.0\.0\.1:\d+ /);
   assert.equal(proxy.stats().features.pubsub_channels, 0);
@@ -203,14 +207,10 @@ test('SUBSCRIBE to a channel whose backend is down: a clear error, and the clien
 });
 
 test('a subscriber that stops reading is disconnected past the output limit; others keep receiving', async (t) => {
-  const backends = await startRedisMany(1, t);
-  const proxy = await startRedisProxy({ listen: '127.0.0.1:0', backends: backends.map((b) => b.address) });
-  t.after(() => proxy.close(100));
-  const port = proxy.address().port;
-  const slow = await RawClient.connect(port);
-  const fast = await RawClient.connect(port);
-  const pub = await RawClient.connect(port);
-  t.after(() => [slow, fast, pub].forEach((c) => c.close()));
+  const { proxy, connect } = await proxyOver(1, t);
+  const slow = await connect();
+  const fast = await connect();
+  const pub = await connect();
   assert.deepEqual(await slow.call('SUBSCRIBE', 'big'), ['subscribe', 'big', 1]);
   assert.deepEqual(await fast.call('SUBSCRIBE', 'big'), ['subscribe', 'big', 1]);
   slow.sock.pause();
