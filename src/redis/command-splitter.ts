@@ -6,12 +6,11 @@
  *   - fans whole-keyspace commands out to every shard and merges,
  *   - answers local commands, and refuses what the proxy cannot do with a clear error.
  */
-import { arrayHeader, type RequestParser } from '../resp/index.js';
+import type { RequestParser } from '../resp/index.js';
 import { CommandFlag, commandKeys, isBlocking, type CommandSpec, type GetArg } from './commands/index.js';
 import { CROSSSHARD, errorReply, notSupported, wrongArity } from './errors.js';
-import {
-  copyBytes, Gather, mergeAllOk, type Merge,
-} from './fragments.js';
+import { Gather, mergeAllOk, type Merge } from './fragments.js';
+import { KeyGrouper, subCommand } from './key-split.js';
 import { callsByCommand, FAN_OUT as FAN_OUT_COMMON, mergeInfoReplies, ONE_SHARD, resolveRoute, SPLIT } from './split-common.js';
 import { LOCAL_COMMANDS, type LocalHandler } from './local-commands.js';
 import type { Router } from './router.js';
@@ -66,9 +65,9 @@ export class CommandSplitter implements RequestHandler {
   private invalid = 0;
   private crossShard = 0;
   private fragments = 0;
-  /** Scratch: each key's shard for the request being routed; group index per backend. */
+  /** Scratch: each key's shard for the request being routed. */
   private keyShards = new Int32Array(64);
-  private groupOf = new Int32Array(16);
+  private readonly grouper = new KeyGrouper();
   private readonly keyIdx: number[] = [];
 
   /** features: transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL (clients/features.ts). */
@@ -144,7 +143,6 @@ export class CommandSplitter implements RequestHandler {
     this.split(s, p, r, keys);
   }
 
-  /** One sub-command per shard holding some of the keys; layout remembers the client's order. */
   /** Key indexes 1, 1+step, ... (< argc) in a reused scratch array (valid until the next request). */
   private splitKeys(argc: number, step: number): number[] {
     const out = this.keyIdx;
@@ -154,34 +152,17 @@ export class CommandSplitter implements RequestHandler {
   }
 
   private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
-    const nb = this.router.backends.length;
-    if (this.groupOf.length < nb) this.groupOf = new Int32Array(nb);
-    const groupOf = this.groupOf;
-    groupOf.fill(-1, 0, nb);
+    const nk = keys.length;
     const ks = this.keyShards;
-    const shards: number[] = [];
-    const layout: number[][] = [];
-    const argIdx: number[][] = [];
+    for (let j = 0; j < nk; j++) if (ks[j] < 0) return s.reply(NO_HOST);
+    const layout = this.grouper.group(ks, nk);
+    const groups = layout.start.length - 1;
+    const shards = this.grouper.dest;
+    this.fragments += groups;
     const pairs = r.split === 'pairs';
-    for (let j = 0; j < keys.length; j++) {
-      const k = keys[j];
-      const shard = ks[j];
-      if (shard < 0) return s.reply(NO_HOST);
-      let g = groupOf[shard];
-      if (g < 0) {
-        g = groupOf[shard] = shards.length;
-        shards.push(shard);
-        layout.push([]);
-        argIdx.push([0]);
-      }
-      layout[g].push(j);
-      argIdx[g].push(k);
-      if (pairs) argIdx[g].push(k + 1);
-    }
-    this.fragments += shards.length;
-    const gather = new Gather(s.slot(), shards.length, r.merge!, layout, keys.length);
-    for (let g = 0; g < shards.length; g++) {
-      this.sendTo(s, shards[g], subCommand(p, argIdx[g]), gather.fragment(g));
+    const gather = new Gather(s.slot(), groups, r.merge!, layout, nk);
+    for (let g = 0; g < groups; g++) {
+      this.sendTo(s, shards[g], subCommand(p, keys, layout, g, pairs), gather.fragment(g));
     }
   }
 
@@ -230,34 +211,4 @@ export class CommandSplitter implements RequestHandler {
     const commands = callsByCommand(this.routes.values());
     return { unsupported_command: this.unsupported, invalid_request: this.invalid, cross_shard: this.crossShard, fragments: this.fragments, commands };
   }
-}
-
-function decimalDigits(n: number): number {
-  let d = 1;
-  while (n >= 10) { n = Math.floor(n / 10); d++; }
-  return d;
-}
-
-/**
- * A sub-command made of some of the request's arguments, copied as their original
- * `$len\r\n...\r\n` encodings (the parser only accepts canonical lengths, so each argument's
- * header is exactly `$` + digits + CRLF before its data).
- */
-function subCommand(p: RequestParser, idx: number[]): Buffer {
-  const buf = p.buffer;
-  const st = p.argStart;
-  const en = p.argEnd;
-  const head = arrayHeader(idx.length);
-  let total = head.length;
-  for (let i = 0; i < idx.length; i++) {
-    const k = idx[i];
-    total += en[k] - st[k] + decimalDigits(en[k] - st[k]) + 5;
-  }
-  const out = Buffer.allocUnsafe(total);
-  let off = copyBytes(head, 0, head.length, out, 0);
-  for (let i = 0; i < idx.length; i++) {
-    const k = idx[i];
-    off = copyBytes(buf, st[k] - 3 - decimalDigits(en[k] - st[k]), en[k] + 2, out, off);
-  }
-  return out;
 }

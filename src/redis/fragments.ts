@@ -5,6 +5,7 @@
  */
 import { arrayHeader, ReplyScanner } from '../resp/index.js';
 import { errorReply } from './errors.js';
+import type { KeyLayout } from './key-split.js';
 import type { ReplyTarget } from './upstream-connection.js';
 
 export type Merge = (replies: Buffer[], g: Gather) => Buffer;
@@ -12,7 +13,7 @@ export type Merge = (replies: Buffer[], g: Gather) => Buffer;
 export class Gather {
   readonly replies: Buffer[];
   private remaining: number;
-  constructor(private readonly target: ReplyTarget, n: number, private readonly merge: Merge, readonly layout?: number[][], readonly total = 0) {
+  constructor(private readonly target: ReplyTarget, n: number, private readonly merge: Merge, readonly layout?: KeyLayout, readonly total = 0) {
     this.replies = new Array(n);
     this.remaining = n;
   }
@@ -114,7 +115,7 @@ function concatArray(elements: Buffer[]): Buffer {
   return Buffer.concat(parts);
 }
 
-// ---- split multi-key commands (layout[shard] = client-order positions of that shard's keys)
+// ---- split multi-key commands (g.layout: which client positions each fragment holds)
 
 /** Copies src[s, e) to dst at off (a plain loop for the short ranges of keys and values: cheaper than a native copy call); returns the new offset. */
 export function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, off: number): number {
@@ -145,15 +146,15 @@ function lineEnd(b: Buffer, p: number): number {
 export const mergeMget: Merge = (replies, g) => {
   const total = g.total;
   if (elemStart.length < total) { elemStart = new Int32Array(total * 2); elemEnd = new Int32Array(total * 2); }
-  const layout = g.layout!;
+  const { order, start } = g.layout!;
   let bytes = 0;
   for (let shard = 0; shard < replies.length; shard++) {
     const r = replies[shard];
-    const positions = layout[shard];
-    const np = positions.length;
+    const first = start[shard];
+    const np = start[shard + 1] - first;
     if (r[0] === MINUS) {
       for (let j = 0; j < np; j++) {
-        const pos = positions[j];
+        const pos = order[first + j];
         elemBuf[pos] = r; elemStart[pos] = 0; elemEnd[pos] = r.length;
       }
       bytes += r.length * np;
@@ -177,7 +178,7 @@ export const mergeMget: Merge = (replies, g) => {
       } else {
         return mergeMgetGeneral(replies, g);
       }
-      const pos = positions[j];
+      const pos = order[first + j];
       elemBuf[pos] = r; elemStart[pos] = p; elemEnd[pos] = end;
       bytes += end - p;
       p = end;
@@ -195,10 +196,10 @@ export const mergeMget: Merge = (replies, g) => {
 
 function mergeMgetGeneral(replies: Buffer[], g: Gather): Buffer {
   const out: Buffer[] = new Array(g.total);
+  const { order, start } = g.layout!;
   replies.forEach((r, shard) => {
-    const positions = g.layout![shard];
     const elems = r[0] === MINUS ? null : arrayElements(r);
-    for (let j = 0; j < positions.length; j++) out[positions[j]] = elems ? elems[j] : r;
+    for (let i = start[shard], j = 0; i < start[shard + 1]; i++, j++) out[order[i]] = elems ? elems[j] : r;
   });
   return concatArray(out);
 }

@@ -15,11 +15,12 @@
  *     (cluster-pubsub.ts); sharded SSUBSCRIBE is refused for now.
  * A plain (non-cluster) client never sees MOVED or ASK: ClusterRequest follows them.
  */
-import { encodeCommand, OK, type RequestParser } from '../../resp/index.js';
+import { OK, type RequestParser } from '../../resp/index.js';
 import { keySlot } from '../../sharding/index.js';
 import { CommandFlag, commandKeys, isBlocking, parseInteger, type CommandSpec, type GetArg } from '../commands/index.js';
 import { errorReply, notSupported } from '../errors.js';
 import { Gather, type Merge } from '../fragments.js';
+import { KeyGrouper, subCommand } from '../key-split.js';
 import { LOCAL_COMMANDS, type LocalHandler } from '../local-commands.js';
 import { callsByCommand, FAN_OUT, mergeInfoReplies, ONE_SHARD, resolveRoute, SPLIT } from '../split-common.js';
 import type { ClientSession, RequestHandler } from '../session.js';
@@ -74,6 +75,9 @@ export class ClusterSplitter implements RequestHandler {
   private invalid = 0;
   private crossSlot = 0;
   private fragments = 0;
+  /** Scratch for split(): each key's slot, and the grouping by slot. */
+  private keySlots = new Int32Array(64);
+  private readonly grouper = new KeyGrouper();
 
   constructor(private readonly router: ClusterRouter, private readonly infoSection: () => string) {}
 
@@ -149,32 +153,20 @@ export class ClusterSplitter implements RequestHandler {
     this.split(s, p, r, keys);
   }
 
-  /** One sub-command per slot; layout remembers the client's key order for the merge. */
+  /** One sub-command per slot; the layout remembers the client's key order for the merge. */
   private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
-    const groupOf = new Map<number, number>();
-    const slots: number[] = [];
-    const layout: number[][] = [];
-    const args: Buffer[][] = [];
-    const name = p.arg(0);
-    for (let j = 0; j < keys.length; j++) {
-      const k = keys[j];
-      const slot = keySlot(p.buffer, p.argStart[k], p.argEnd[k]);
-      let g = groupOf.get(slot);
-      if (g === undefined) {
-        g = slots.length;
-        groupOf.set(slot, g);
-        slots.push(slot);
-        layout.push([]);
-        args.push([name]);
-      }
-      layout[g].push(j);
-      args[g].push(p.arg(k));
-      if (r.split === 'pairs') args[g].push(p.arg(k + 1));
-    }
-    this.fragments += slots.length;
-    const gather = new Gather(s.slot(), slots.length, r.merge!, layout, keys.length);
-    for (let g = 0; g < slots.length; g++) {
-      this.router.send(s.id, encodeCommand(args[g]), slots[g], r.read, gather.fragment(g));
+    const nk = keys.length;
+    if (this.keySlots.length < nk) this.keySlots = new Int32Array(nk * 2);
+    const slots = this.keySlots;
+    for (let j = 0; j < nk; j++) slots[j] = keySlot(p.buffer, p.argStart[keys[j]], p.argEnd[keys[j]]);
+    const layout = this.grouper.group(slots, nk);
+    const groups = layout.start.length - 1;
+    const dest = this.grouper.dest;
+    this.fragments += groups;
+    const pairs = r.split === 'pairs';
+    const gather = new Gather(s.slot(), groups, r.merge!, layout, nk);
+    for (let g = 0; g < groups; g++) {
+      this.router.send(s.id, subCommand(p, keys, layout, g, pairs), dest[g], r.read, gather.fragment(g));
     }
   }
 

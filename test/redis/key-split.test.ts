@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeCommand, RequestParser } from '../../src/resp/index.js';
+import { KeyGrouper, subCommand, type KeyLayout } from '../../src/redis/key-split.js';
+
+function groupsOf(grouper: KeyGrouper, layout: KeyLayout): { dest: number; positions: number[] }[] {
+  const out = [];
+  for (let g = 0; g + 1 < layout.start.length; g++) {
+    out.push({ dest: grouper.dest[g], positions: layout.order.slice(layout.start[g], layout.start[g + 1]) });
+  }
+  return out;
+}
+
+test('KeyGrouper groups positions by destination in first-seen order, keeping client order inside a group', () => {
+  const grouper = new KeyGrouper();
+  const layout = grouper.group(Int32Array.from([3, 1, 3, 0, 1, 3]), 6);
+  assert.deepEqual(groupsOf(grouper, layout), [
+    { dest: 3, positions: [0, 2, 5] },
+    { dest: 1, positions: [1, 4] },
+    { dest: 0, positions: [3] },
+  ]);
+});
+
+test('KeyGrouper resets its scratch between calls and grows for slots and many groups', () => {
+  const grouper = new KeyGrouper();
+  grouper.group(Int32Array.from([5, 6]), 2);
+  // Same destinations again: nothing left over from the previous call.
+  assert.deepEqual(groupsOf(grouper, grouper.group(Int32Array.from([6, 5, 6]), 3)), [
+    { dest: 6, positions: [0, 2] },
+    { dest: 5, positions: [1] },
+  ]);
+  // Cluster slots (up to 16383) and more groups than the initial scratch holds.
+  const n = 200;
+  const dests = Int32Array.from({ length: n }, (_, j) => (j * 7919) % 16384);
+  const layout = grouper.group(dests, n);
+  const groups = groupsOf(grouper, layout);
+  assert.equal(groups.length, n);
+  groups.forEach((g, i) => assert.deepEqual(g, { dest: dests[i], positions: [i] }));
+  // Only the first n entries of a larger scratch array count.
+  assert.deepEqual(groupsOf(grouper, grouper.group(Int32Array.from([9, 9, 1, 1]), 2)), [{ dest: 9, positions: [0, 1] }]);
+});
+
+function parse(args: string[]): RequestParser {
+  const p = new RequestParser();
+  p.feed(encodeCommand(args.map((a) => Buffer.from(a))));
+  assert.ok(p.parseNext());
+  return p;
+}
+
+test('subCommand copies the name and each group\'s keys (and values for pairs) as valid RESP', () => {
+  const keys = ['k1', 'key-two', 'k3', 'a-much-longer-key-'.repeat(8)];
+  const mget = parse(['MGET', ...keys]);
+  const grouper = new KeyGrouper();
+  const layout = grouper.group(Int32Array.from([0, 1, 0, 1]), 4);
+  const keyArgs = [1, 2, 3, 4];
+  assert.equal(subCommand(mget, keyArgs, layout, 0, false).toString(), encodeCommand(['MGET', 'k1', 'k3'].map((a) => Buffer.from(a))).toString());
+  assert.equal(subCommand(mget, keyArgs, layout, 1, false).toString(), encodeCommand(['MGET', keys[1], keys[3]].map((a) => Buffer.from(a))).toString());
+
+  const mset = parse(['MSET', 'a', '1', 'b', 'x'.repeat(1000), 'c', '']);
+  const pairLayout = grouper.group(Int32Array.from([2, 0, 2]), 3);
+  const pairKeys = [1, 3, 5];
+  assert.equal(subCommand(mset, pairKeys, pairLayout, 0, true).toString(), encodeCommand(['MSET', 'a', '1', 'c', ''].map((a) => Buffer.from(a))).toString());
+  assert.equal(subCommand(mset, pairKeys, pairLayout, 1, true).toString(), encodeCommand(['MSET', 'b', 'x'.repeat(1000)].map((a) => Buffer.from(a))).toString());
+});
