@@ -115,6 +115,17 @@ async function platformCold(s: Setup, fn: string): Promise<number> {
   return ttfb(s.gw.address().port, `/function/${fn}/cold`);
 }
 
+/**
+ * Floor: the same request to an instance that is already up, after the same 400 ms idle as
+ * the pooled rows: what waking idle processes and one hop through the gateway cost with no
+ * cold start at all.
+ */
+async function platformWarm(s: Setup, fn: string): Promise<number> {
+  if (s.gw.provider.instances(fn).length === 0) await ttfb(s.gw.address().port, `/function/${fn}/wake`);
+  await sleep(400);
+  return ttfb(s.gw.address().port, `/function/${fn}/warm`);
+}
+
 function nodeExit(): Promise<number> {
   const t0 = performance.now();
   return new Promise((res) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', () => res(performance.now() - t0)));
@@ -143,6 +154,7 @@ const kinds: [string, () => Promise<number>][] = [
   ['node, no pool', () => platformCold(noPool, 'node')],
   ['python3, warm pool', () => platformCold(withPool, 'py')],
   ['python3, no pool', () => platformCold(noPool, 'py')],
+  ['floor: node instance already up, same idle', () => platformWarm(withPool, 'node')],
   ['floor: fresh node serving the handler', bareNode],
   ['floor: `node -e 0`', nodeExit],
 ];
