@@ -49,6 +49,9 @@ const REFUSED: Record<string, string> = {
 
 const NO_HOST = errorReply('ERR no backend serves this key');
 
+/** Requests with fewer arguments than this reuse their split key list. */
+const SPLIT_KEYS_CACHED = 256;
+
 export interface SplitterStats {
   unsupported_command: number;
   invalid_request: number;
@@ -68,7 +71,9 @@ export class CommandSplitter implements RequestHandler {
   /** Scratch: each key's shard for the request being routed. */
   private keyShards = new Int32Array(64);
   private readonly grouper = new KeyGrouper();
-  private readonly keyIdx: number[] = [];
+  /** splitKeys() results by argc (shared, read-only). */
+  private readonly eachKeys: number[][] = [];
+  private readonly pairKeys: number[][] = [];
 
   /** features: transactions, blocking calls, pub/sub, SCAN, SELECT n, RESP3, CLIENT LIST/KILL (clients/features.ts). */
   constructor(private readonly router: Router, private readonly infoSection: () => string, private readonly features: StatefulFeatures | null = null) {}
@@ -143,11 +148,14 @@ export class CommandSplitter implements RequestHandler {
     this.split(s, p, r, keys);
   }
 
-  /** Key indexes 1, 1+step, ... (< argc) in a reused scratch array (valid until the next request). */
+  /** Key indexes 1, 1+step, ... (< argc): a pure function of (argc, step), cached for common sizes. */
   private splitKeys(argc: number, step: number): number[] {
-    const out = this.keyIdx;
-    out.length = 0;
+    const cache = step === 1 ? this.eachKeys : this.pairKeys;
+    const hit = argc < SPLIT_KEYS_CACHED ? cache[argc] : undefined;
+    if (hit !== undefined) return hit;
+    const out: number[] = [];
     for (let i = 1; i < argc; i += step) out.push(i);
+    if (argc < SPLIT_KEYS_CACHED) cache[argc] = out;
     return out;
   }
 
