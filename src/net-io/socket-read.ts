@@ -2,11 +2,12 @@
  * Socket reads without the Readable-stream machinery: Node's `onread` mode reads into a
  * caller-supplied buffer and calls back directly (no per-read ArrayBuffer, no push/'data'
  * emit/nextTick). All sockets share one static read buffer (reads are synchronous and one at
- * a time), so each chunk is copied out (from Node's small-buffer pool) before it is handed on:
+ * a time), so each chunk is copied out (from the transient slabs) before it is handed on:
  * parsers keep subarrays of it. pause()/resume() still work (Node stops/starts the handle).
  */
 import net from 'node:net';
 import { streamBinding } from './stream-binding.js';
+import { transientBuffer } from './transient-buffers.js';
 
 const READ_SIZE = 64 * 1024;
 const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
@@ -14,7 +15,7 @@ const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
 export type ChunkHandler = (chunk: Buffer) => void;
 
 function copyOut(n: number): Buffer {
-  const c = Buffer.allocUnsafe(n);
+  const c = transientBuffer(n);
   if (n <= 64) for (let i = 0; i < n; i++) c[i] = readBuffer[i];
   else readBuffer.copy(c, 0, 0, n);
   return c;

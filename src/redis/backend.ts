@@ -5,7 +5,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { BackendSpec } from '../config/index.js';
 import type { BackendGate } from './governance/hooks.js';
-import { UpstreamConnection, type ReplyTarget, type UpstreamEvent } from './upstream-connection.js';
+import { deliver, UpstreamConnection, type ReplyTarget, type TaggedTarget, type UpstreamEvent } from './upstream-connection.js';
 
 export interface BackendOptions {
   connections: number;
@@ -63,12 +63,15 @@ export class Backend {
     return c.length === 1 ? c[0] : c[clientId % c.length];
   }
 
-  send(clientId: number, request: Buffer, target: ReplyTarget): void {
+  send(clientId: number, request: Buffer, target: ReplyTarget): void { this.sendTagged(clientId, request, target, -1); }
+
+  /** send() for a TaggedTarget (tag >= 0): the reply goes to its onTaggedReply with the tag. */
+  sendTagged(clientId: number, request: Buffer, target: ReplyTarget | TaggedTarget, tag: number): void {
     if (this.gate !== null) {
       const refusal = this.gate(clientId);
-      if (refusal !== null) return target.onReply(refusal);
+      if (refusal !== null) return deliver(target, tag, refusal, 0, refusal.length);
     }
-    this.connectionFor(clientId).send(request, target);
+    this.connectionFor(clientId).sendTagged(request, target, tag);
   }
 
   get available(): boolean { return this.conns.some((c) => c.ready); }

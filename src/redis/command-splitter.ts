@@ -10,7 +10,7 @@ import type { RequestParser } from '../resp/index.js';
 import { CommandFlag, commandKeys, isBlocking, type CommandSpec, type GetArg } from './commands/index.js';
 import { CROSSSHARD, errorReply, notSupported, wrongArity } from './errors.js';
 import { Gather, mergeAllOk, type Merge } from './fragments.js';
-import { KeyGrouper, subCommand } from './key-split.js';
+import { KeyGrouper, splitRequest, type SendFragment } from './key-split.js';
 import { callsByCommand, FAN_OUT as FAN_OUT_COMMON, mergeInfoReplies, ONE_SHARD, resolveRoute, SPLIT } from './split-common.js';
 import { LOCAL_COMMANDS, type LocalHandler } from './local-commands.js';
 import type { Router } from './router.js';
@@ -160,19 +160,19 @@ export class CommandSplitter implements RequestHandler {
   }
 
   private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
-    const nk = keys.length;
     const ks = this.keyShards;
-    for (let j = 0; j < nk; j++) if (ks[j] < 0) return s.reply(NO_HOST);
-    const layout = this.grouper.group(ks, nk);
-    const groups = layout.start.length - 1;
-    const shards = this.grouper.dest;
-    this.fragments += groups;
-    const pairs = r.split === 'pairs';
-    const gather = new Gather(s.slot(), groups, r.merge!, layout, nk);
-    for (let g = 0; g < groups; g++) {
-      this.sendTo(s, shards[g], subCommand(p, keys, layout, g, pairs), gather.fragment(g));
-    }
+    for (let j = 0; j < keys.length; j++) if (ks[j] < 0) return s.reply(NO_HOST);
+    this.splitFor = s;
+    this.fragments += splitRequest(this.grouper, p, keys, ks, r.split === 'pairs', s.slot(), r.merge!, this.sendFragment);
+    this.splitFor = null;
   }
+
+  private splitFor: ClientSession | null = null;
+  private readonly sendFragment: SendFragment = (shard, request, gather, index) => {
+    const s = this.splitFor!;
+    if (s.state !== null && s.state.db !== 0) this.features!.sendTo(s, shard, request, gather.fragment(index));
+    else this.router.backends[shard].sendTagged(s.id, request, gather, index);
+  };
 
   private fanOut(s: ClientSession, raw: Buffer, merge: Merge): void {
     const backends = this.router.backends;

@@ -5,30 +5,68 @@
  */
 import { arrayHeader, ReplyScanner } from '../resp/index.js';
 import { errorReply } from './errors.js';
+import { transientBuffer } from '../net-io/transient-buffers.js';
 import type { KeyLayout } from './key-split.js';
-import type { ReplyTarget } from './upstream-connection.js';
+import type { ReplyTarget, TaggedTarget } from './upstream-connection.js';
 
 export type Merge = (replies: Buffer[], g: Gather) => Buffer;
 
-export class Gather {
-  readonly replies: Buffer[];
+const NO_REPLIES: Buffer[] = [];
+
+/**
+ * One reply per fragment, merged when the last arrives. On the hot path (a split request
+ * over upstream connections) each fragment is sent with the Gather itself as a tagged target
+ * and its reply arrives as a range of the received chunk: no object per fragment, no view per
+ * reply. Elsewhere, fragment(i) gives a plain ReplyTarget.
+ */
+export class Gather implements TaggedTarget {
+  /** Fragment i's reply is bufs[i][bounds[2i], bounds[2i + 1]). */
+  private readonly bufs: Buffer[];
+  private readonly bounds: number[];
   private remaining: number;
   constructor(private readonly target: ReplyTarget, n: number, private readonly merge: Merge, readonly layout?: KeyLayout, readonly total = 0) {
-    this.replies = new Array(n);
+    this.bufs = new Array(n);
+    this.bounds = new Array(2 * n);
     this.remaining = n;
   }
+
   fragment(i: number): ReplyTarget { return new Fragment(this, i); }
-  complete(i: number, reply: Buffer): void {
-    this.replies[i] = reply;
-    if (--this.remaining === 0) {
-      let merged: Buffer;
-      try {
-        merged = this.merge(this.replies, this);
-      } catch (err) {
-        merged = errorReply(`ERR proxy could not merge shard replies: ${(err as Error).message}`);
-      }
-      this.target.onReply(merged);
+
+  complete(i: number, reply: Buffer): void { this.onTaggedReply(reply, 0, reply.length, i); }
+
+  onTaggedReply(buf: Buffer, start: number, end: number, i: number): void {
+    this.bufs[i] = buf;
+    this.bounds[2 * i] = start;
+    this.bounds[2 * i + 1] = end;
+    if (--this.remaining === 0) this.finish();
+  }
+
+  get fragments(): number { return this.bufs.length; }
+  replyBuffer(i: number): Buffer { return this.bufs[i]; }
+  replyStart(i: number): number { return this.bounds[2 * i]; }
+  replyEnd(i: number): number { return this.bounds[2 * i + 1]; }
+
+  /** Every fragment's reply as its own buffer (for the merges that are not on the hot path). */
+  views(): Buffer[] {
+    const out: Buffer[] = new Array(this.bufs.length);
+    for (let i = 0; i < out.length; i++) {
+      const b = this.bufs[i];
+      const s = this.bounds[2 * i];
+      const e = this.bounds[2 * i + 1];
+      out[i] = s === 0 && e === b.length ? b : b.subarray(s, e);
     }
+    return out;
+  }
+
+  private finish(): void {
+    let merged: Buffer;
+    try {
+      // mergeMget reads the ranges itself.
+      merged = this.merge(this.merge === mergeMget ? NO_REPLIES : this.views(), this);
+    } catch (err) {
+      merged = errorReply(`ERR proxy could not merge shard replies: ${(err as Error).message}`);
+    }
+    this.target.onReply(merged);
   }
 }
 
@@ -131,52 +169,53 @@ let elemBuf: Buffer[] = [];
 let elemStart = new Int32Array(64);
 let elemEnd = new Int32Array(64);
 
-/** Index of the LF ending the line that starts at p, or -1. */
-function lineEnd(b: Buffer, p: number): number {
-  const n = b.length;
-  for (let i = p + 1; i < n; i++) if (b[i] === 10) return i;
+/** Index of the LF ending the line that starts at p (before end), or -1. */
+function lineEnd(b: Buffer, p: number, end: number): number {
+  for (let i = p + 1; i < end; i++) if (b[i] === 10) return i;
   return -1;
 }
 
 /**
  * MGET: each shard's values back into the client's key order; a failed shard's keys become
- * error elements. Flat replies (the usual case) are copied once into the merged reply without
- * slicing; anything else takes the general path.
+ * error elements. Flat replies (the usual case) are copied once, straight from the received
+ * chunks, into the merged reply; anything else takes the general path.
  */
-export const mergeMget: Merge = (replies, g) => {
+export const mergeMget: Merge = (_replies, g) => {
   const total = g.total;
   if (elemStart.length < total) { elemStart = new Int32Array(total * 2); elemEnd = new Int32Array(total * 2); }
   const { order, start } = g.layout!;
   let bytes = 0;
-  for (let shard = 0; shard < replies.length; shard++) {
-    const r = replies[shard];
+  for (let shard = 0; shard < g.fragments; shard++) {
+    const r = g.replyBuffer(shard);
+    const rs = g.replyStart(shard);
+    const re = g.replyEnd(shard);
     const first = start[shard];
     const np = start[shard + 1] - first;
-    if (r[0] === MINUS) {
+    if (r[rs] === MINUS) {
       for (let j = 0; j < np; j++) {
         const pos = order[first + j];
-        elemBuf[pos] = r; elemStart[pos] = 0; elemEnd[pos] = r.length;
+        elemBuf[pos] = r; elemStart[pos] = rs; elemEnd[pos] = re;
       }
-      bytes += r.length * np;
+      bytes += (re - rs) * np;
       continue;
     }
-    if (r[0] !== STAR) return mergeMgetGeneral(replies, g);
-    const hl = lineEnd(r, 0);
-    if (hl < 0 || intAt(r, 1, hl - 1) !== np) return mergeMgetGeneral(replies, g);
+    if (r[rs] !== STAR) return mergeMgetGeneral(g.views(), g);
+    const hl = lineEnd(r, rs, re);
+    if (hl < 0 || intAt(r, rs + 1, hl - 1) !== np) return mergeMgetGeneral(g.views(), g);
     let p = hl + 1;
     for (let j = 0; j < np; j++) {
       const t = r[p];
-      const e = lineEnd(r, p);
-      if (e < 0) return mergeMgetGeneral(replies, g);
+      const e = lineEnd(r, p, re);
+      if (e < 0) return mergeMgetGeneral(g.views(), g);
       let end: number;
       if (t === DOLLAR) {
         const len = intAt(r, p + 1, e - 1);
         end = len < 0 ? e + 1 : e + 3 + len;
-        if (end > r.length) return mergeMgetGeneral(replies, g);
+        if (end > re) return mergeMgetGeneral(g.views(), g);
       } else if (t === COLON || t === PLUS || t === MINUS || t === UNDERSCORE) {
         end = e + 1;
       } else {
-        return mergeMgetGeneral(replies, g);
+        return mergeMgetGeneral(g.views(), g);
       }
       const pos = order[first + j];
       elemBuf[pos] = r; elemStart[pos] = p; elemEnd[pos] = end;
@@ -185,7 +224,7 @@ export const mergeMget: Merge = (replies, g) => {
     }
   }
   const head = arrayHeader(total);
-  const out = Buffer.allocUnsafe(head.length + bytes);
+  const out = transientBuffer(head.length + bytes);
   let off = copyBytes(head, 0, head.length, out, 0);
   for (let i = 0; i < total; i++) {
     off = copyBytes(elemBuf[i], elemStart[i], elemEnd[i], out, off);

@@ -7,7 +7,9 @@
  * showed up in the proxy's p99.)
  */
 import { arrayHeader, type RequestParser } from '../resp/index.js';
-import { copyBytes } from './fragments.js';
+import { transientBuffer } from '../net-io/transient-buffers.js';
+import { copyBytes, Gather, type Merge } from './fragments.js';
+import type { ReplyTarget } from './upstream-connection.js';
 
 /**
  * Where each key of a split request went: fragment g holds the keys at client positions
@@ -17,6 +19,30 @@ import { copyBytes } from './fragments.js';
 export interface KeyLayout {
   readonly order: number[];
   readonly start: number[];
+}
+
+/**
+ * Sends sub-command `index` of a split request to its destination (shard or slot); its reply
+ * goes to gather (as a TaggedTarget with tag = index, or through gather.fragment(index)).
+ */
+export type SendFragment = (dest: number, request: Buffer, gather: Gather, index: number) => void;
+
+/**
+ * Splits a request whose key at client position j goes to dests[j] (>= 0): one sub-command
+ * per destination, sent through `send`; their replies are merged into `target`. Returns the
+ * number of sub-commands.
+ */
+export function splitRequest(
+  grouper: KeyGrouper, p: RequestParser, keys: number[], dests: Int32Array, pairs: boolean,
+  target: ReplyTarget, merge: Merge, send: SendFragment,
+): number {
+  const nk = keys.length;
+  const layout = grouper.group(dests, nk);
+  const groups = layout.start.length - 1;
+  const dest = grouper.dest;
+  const gather = new Gather(target, groups, merge, layout, nk);
+  for (let g = 0; g < groups; g++) send(dest[g], subCommand(p, keys, layout, g, pairs), gather, g);
+  return groups;
 }
 
 export class KeyGrouper {
@@ -112,7 +138,7 @@ export function subCommand(p: RequestParser, keys: number[], layout: KeyLayout, 
     total += argBytes(st, en, k);
     if (pairs) total += argBytes(st, en, k + 1);
   }
-  const out = Buffer.allocUnsafe(total);
+  const out = transientBuffer(total);
   let off = copyBytes(head, 0, head.length, out, 0);
   off = copyArg(p, 0, out, off);
   for (let i = from; i < to; i++) {

@@ -4,21 +4,26 @@
  * `-P 1`), which is kept aside and written as it is: no array, no concat.
  */
 import type { SocketWriter } from '../net-io/socket-write.js';
+import { transientBuffer } from '../net-io/transient-buffers.js';
 
 /** Above this, queued buffers are written one by one (corked) instead of concatenated. */
 const CONCAT_LIMIT = 256 * 1024;
 
 export class OutQueue {
   private first: Buffer | null = null;
+  /** Buffers after the first, in rest[0, restCount); the array is kept across turns. */
   private rest: Buffer[] | null = null;
+  private restCount = 0;
   bytes = 0;
 
   get empty(): boolean { return this.first === null; }
 
   push(buf: Buffer): void {
     if (this.first === null) this.first = buf;
-    else if (this.rest === null) this.rest = [buf];
-    else this.rest.push(buf);
+    else {
+      if (this.rest === null) this.rest = [];
+      this.rest[this.restCount++] = buf;
+    }
     this.bytes += buf.length;
   }
 
@@ -26,30 +31,39 @@ export class OutQueue {
   writeTo(w: SocketWriter): void {
     const first = this.first;
     if (first === null) return;
-    const rest = this.rest;
-    if (rest === null) w.write(first);
-    else if (this.bytes <= CONCAT_LIMIT) w.write(concat(first, rest, this.bytes));
+    const n = this.restCount;
+    if (n === 0) w.write(first);
+    else if (this.bytes <= CONCAT_LIMIT) w.write(concat(first, this.rest!, n, this.bytes));
     else {
       const sock = w.socket;
       sock.cork();
       sock.write(first);
-      for (let i = 0; i < rest.length; i++) sock.write(rest[i]);
+      for (let i = 0; i < n; i++) sock.write(this.rest![i]);
       sock.uncork();
     }
     this.clear();
   }
 
   clear(): void {
+    const rest = this.rest;
+    if (rest !== null) {
+      // Drop the references (the bytes are written) but keep the array's storage.
+      for (let i = 0; i < this.restCount; i++) rest[i] = EMPTY;
+      // A burst made it large: let it go rather than keep it for ever.
+      if (rest.length > 1024) this.rest = null;
+    }
     this.first = null;
-    this.rest = null;
+    this.restCount = 0;
     this.bytes = 0;
   }
 }
 
-function concat(first: Buffer, rest: Buffer[], total: number): Buffer {
-  const out = Buffer.allocUnsafe(total);
+const EMPTY = Buffer.alloc(0);
+
+function concat(first: Buffer, rest: Buffer[], n: number, total: number): Buffer {
+  const out = transientBuffer(total);
   first.copy(out, 0);
   let at = first.length;
-  for (let i = 0; i < rest.length; i++) at += rest[i].copy(out, at);
+  for (let i = 0; i < n; i++) at += rest[i].copy(out, at);
   return out;
 }

@@ -21,6 +21,20 @@ export interface ReplyTarget {
   onReply(reply: Buffer): void;
 }
 
+/**
+ * A target that serves several requests, told apart by the tag given at send time, and takes
+ * each reply as buf[start, end) (no view made for it; the bytes are never overwritten).
+ */
+export interface TaggedTarget {
+  onTaggedReply(buf: Buffer, start: number, end: number, tag: number): void;
+}
+
+/** Hands a reply to a target sent with `tag` (-1: a plain ReplyTarget). */
+export function deliver(t: ReplyTarget | TaggedTarget, tag: number, buf: Buffer, start: number, end: number): void {
+  if (tag >= 0) (t as TaggedTarget).onTaggedReply(buf, start, end, tag);
+  else (t as ReplyTarget).onReply(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+}
+
 export interface UpstreamOptions {
   host: string;
   port: number;
@@ -45,7 +59,9 @@ export class UpstreamConnection implements Flushable {
   private socket: net.Socket | null = null;
   private writer: SocketWriter | null = null;
   private state = State.Down;
-  private readonly pending = new Fifo<ReplyTarget>(256);
+  /** Who waits for each outstanding reply, oldest first, with its tag (-1 = untagged) in `tags`. */
+  private readonly pending = new Fifo<ReplyTarget | TaggedTarget>(256);
+  private readonly tags = new Fifo<number>(256);
   private readonly out = new OutQueue();
   private scanner: ReplyScanner;
   private failures = 0;
@@ -87,18 +103,23 @@ export class UpstreamConnection implements Flushable {
     this.connect();
   }
 
-  send(request: Buffer, target: ReplyTarget): void {
+  send(request: Buffer, target: ReplyTarget): void { this.sendTagged(request, target, -1); }
+
+  /** Like send(); a tag >= 0 makes the reply go to target's onTaggedReply with that tag. */
+  sendTagged(request: Buffer, target: ReplyTarget | TaggedTarget, tag: number): void {
     const st = this.state;
     if (st === State.Ready || (st === State.Connecting && this.firstAttempt)) {
       if (this.pending.length === 0) this.lastProgressAt = Date.now();
       this.pending.push(target);
+      this.tags.push(tag);
       this.out.push(request);
       this.requests++;
       this.requestBytes += request.length;
       if (st === State.Ready) scheduleFlush(this);
       return;
     }
-    target.onReply(backendError(this.opts.label, 'unavailable'));
+    const err = backendError(this.opts.label, 'unavailable');
+    deliver(target, tag, err, 0, err.length);
   }
 
   flush(): void {
@@ -140,6 +161,7 @@ export class UpstreamConnection implements Flushable {
       // Several commands (AUTH, then READONLY on cluster replica connections): each reply checked.
       for (const h of Array.isArray(o.handshake) ? o.handshake : [o.handshake]) {
         this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, why)));
+        this.tags.push(-1);
         this.out.push(h);
       }
     }
@@ -174,16 +196,16 @@ export class UpstreamConnection implements Flushable {
     this.lastProgressAt = Date.now();
     const scanner = this.scanner;
     scanner.feed(chunk);
-    let frame: Buffer | null;
     try {
-      while ((frame = scanner.nextFrame()) !== null) {
+      while (scanner.scan()) {
         const t = this.pending.shift();
+        const tag = this.tags.shift()!;
         this.responses++;
         if (t === undefined) {
           if (this.socket === null) return; // dropped while delivering (rejected handshake)
           throw new Error('reply without a request');
         }
-        t.onReply(frame);
+        deliver(t, tag, scanner.buffer, scanner.frameStart, scanner.frameEnd);
       }
     } catch (err) {
       // A backend that speaks garbage cannot be trusted with the rest of the pipeline.
@@ -222,7 +244,7 @@ export class UpstreamConnection implements Flushable {
     if (this.state !== State.Closed) this.state = State.Down;
     if (sock) sock.destroy();
     this.out.clear();
-    for (let t = this.pending.shift(); t !== undefined; t = this.pending.shift()) t.onReply(err);
+    for (let t = this.pending.shift(); t !== undefined; t = this.pending.shift()) deliver(t, this.tags.shift()!, err, 0, err.length);
   }
 
   private scheduleReconnect(delayMs: number): void {

@@ -89,7 +89,13 @@ test('OutQueue writes one buffer as is, several as one concatenation, and emptie
   q.push(big);
   q.push(Buffer.from('+END\r\n'));
   q.writeTo(w);
-  const expected = Buffer.concat([Buffer.from('+OK\r\n:1\r\n$1\r\na\r\n*0\r\n'), big, Buffer.from('+END\r\n')]);
+  // Turns after one that queued several: the kept array must not leak earlier buffers.
+  q.push(Buffer.from('+A\r\n'));
+  q.writeTo(w);
+  q.push(Buffer.from('+B\r\n'));
+  q.push(Buffer.from('+C\r\n'));
+  q.writeTo(w);
+  const expected = Buffer.concat([Buffer.from('+OK\r\n:1\r\n$1\r\na\r\n*0\r\n'), big, Buffer.from('+END\r\n+A\r\n+B\r\n+C\r\n')]);
   const got: Buffer[] = [];
   let n = 0;
   client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });

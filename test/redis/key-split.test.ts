@@ -62,3 +62,32 @@ test('subCommand copies the name and each group\'s keys (and values for pairs) a
   assert.equal(subCommand(mset, pairKeys, pairLayout, 0, true).toString(), encodeCommand(['MSET', 'a', '1', 'c', ''].map((a) => Buffer.from(a))).toString());
   assert.equal(subCommand(mset, pairKeys, pairLayout, 1, true).toString(), encodeCommand(['MSET', 'b', 'x'.repeat(1000)].map((a) => Buffer.from(a))).toString());
 });
+
+test('Gather merges MGET replies delivered as ranges of larger chunks, in the client order, errors per shard', async () => {
+  const { Gather, mergeMget } = await import('../../src/redis/fragments.js');
+  const grouper = new KeyGrouper();
+  // Keys at client positions 0..4 on shards 1, 0, 1, 2, 0.
+  const layout = grouper.group(Int32Array.from([1, 0, 1, 2, 0]), 5);
+  let merged: Buffer | undefined;
+  const g = new Gather({ onReply: (b) => { merged = b; } }, 3, mergeMget, layout, 5);
+  // Each reply sits inside a chunk with other replies' bytes around it.
+  const chunk = (reply: string) => Buffer.from(`+OK\r\n${reply}:7\r\n`);
+  const deliver = (tag: number, reply: string) => g.onTaggedReply(chunk(reply), 5, 5 + reply.length, tag);
+  deliver(2, '-ERR backend 127.0.0.1:1 unavailable\r\n'); // group 2 = shard 2: position 3
+  deliver(0, '*2\r\n$1\r\na\r\n$-1\r\n'); // group 0 = shard 1: positions 0, 2
+  assert.equal(merged, undefined);
+  deliver(1, '*2\r\n$2\r\nbb\r\n:5\r\n'); // group 1 = shard 0: positions 1, 4
+  assert.equal(merged!.toString(), '*5\r\n$1\r\na\r\n$2\r\nbb\r\n$-1\r\n-ERR backend 127.0.0.1:1 unavailable\r\n:5\r\n');
+});
+
+test('Gather falls back to the general MGET merge for nested replies, and plain fragments still work', async () => {
+  const { Gather, mergeMget } = await import('../../src/redis/fragments.js');
+  const grouper = new KeyGrouper();
+  const layout = grouper.group(Int32Array.from([0, 1]), 2);
+  let merged: Buffer | undefined;
+  const g = new Gather({ onReply: (b) => { merged = b; } }, 2, mergeMget, layout, 2);
+  g.fragment(1).onReply(Buffer.from('*1\r\n$1\r\nz\r\n'));
+  const nested = Buffer.from('xx*1\r\n*1\r\n$1\r\ny\r\nyy');
+  g.onTaggedReply(nested, 2, nested.length - 2, 0);
+  assert.equal(merged!.toString(), '*2\r\n*1\r\n$1\r\ny\r\n$1\r\nz\r\n');
+});

@@ -20,7 +20,7 @@ import { keySlot } from '../../sharding/index.js';
 import { CommandFlag, commandKeys, isBlocking, parseInteger, type CommandSpec, type GetArg } from '../commands/index.js';
 import { errorReply, notSupported } from '../errors.js';
 import { Gather, type Merge } from '../fragments.js';
-import { KeyGrouper, subCommand } from '../key-split.js';
+import { KeyGrouper, splitRequest, type SendFragment } from '../key-split.js';
 import { LOCAL_COMMANDS, type LocalHandler } from '../local-commands.js';
 import { callsByCommand, FAN_OUT, mergeInfoReplies, ONE_SHARD, resolveRoute, SPLIT } from '../split-common.js';
 import type { ClientSession, RequestHandler } from '../session.js';
@@ -153,22 +153,22 @@ export class ClusterSplitter implements RequestHandler {
     this.split(s, p, r, keys);
   }
 
-  /** One sub-command per slot; the layout remembers the client's key order for the merge. */
+  /** One sub-command per slot (Redis Cluster refuses multi-slot requests even on one node). */
   private split(s: ClientSession, p: RequestParser, r: Route, keys: number[]): void {
     const nk = keys.length;
     if (this.keySlots.length < nk) this.keySlots = new Int32Array(nk * 2);
     const slots = this.keySlots;
     for (let j = 0; j < nk; j++) slots[j] = keySlot(p.buffer, p.argStart[keys[j]], p.argEnd[keys[j]]);
-    const layout = this.grouper.group(slots, nk);
-    const groups = layout.start.length - 1;
-    const dest = this.grouper.dest;
-    this.fragments += groups;
-    const pairs = r.split === 'pairs';
-    const gather = new Gather(s.slot(), groups, r.merge!, layout, nk);
-    for (let g = 0; g < groups; g++) {
-      this.router.send(s.id, subCommand(p, keys, layout, g, pairs), dest[g], r.read, gather.fragment(g));
-    }
+    this.splitFor = s;
+    this.splitRead = r.read;
+    this.fragments += splitRequest(this.grouper, p, keys, slots, r.split === 'pairs', s.slot(), r.merge!, this.sendFragment);
+    this.splitFor = null;
   }
+
+  private splitFor: ClientSession | null = null;
+  private splitRead = false;
+  private readonly sendFragment: SendFragment = (slot, request, gather, index) =>
+    this.router.send(this.splitFor!.id, request, slot, this.splitRead, gather.fragment(index));
 
   /** Commands that need the node list wait for the first topology (clients connecting at startup). */
   private whenReady(s: ClientSession, fn: (target: ReplyTarget) => void): void {
