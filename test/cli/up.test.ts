@@ -28,9 +28,10 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-test('trellis up: sharded Redis over 3 managed redis-servers, all gone after SIGTERM', async (t) => {
+test('trellis up: sharded Redis over 3 managed redis-servers, an admin server, all gone after SIGTERM', async (t) => {
   const port = await getFreePort();
-  const up = trellis(['up', '--listen', `127.0.0.1:${port}`, '--no-gateway']);
+  const adminPort = await getFreePort();
+  const up = trellis(['up', '--listen', `127.0.0.1:${port}`, '--no-gateway', '--admin', `127.0.0.1:${adminPort}`]);
   t.after(() => up.stop());
   const out = await waitForOutput(up, /Press Ctrl-C/);
   await waitForPort(port);
@@ -46,7 +47,16 @@ test('trellis up: sharded Redis over 3 managed redis-servers, all gone after SIG
   await client.mset(Object.fromEntries(keys.map((k) => [k, `v-${k}`])));
   assert.deepEqual(await client.mget(...keys), keys.map((k) => `v-${k}`));
   assert.equal(await client.dbsize(), keys.length);
+  await client.client('SETNAME', 'checkout');
+  await client.get(keys[1]);
   client.disconnect();
+
+  // The admin server of `trellis redis-proxy --admin`: per-caller stats, health, readiness.
+  const admin = `http://127.0.0.1:${adminPort}`;
+  const metrics = await (await fetch(`${admin}/metrics`)).text();
+  assert.match(metrics, /trellis_redis_command_total\{[^}]*command="get"[^}]*caller="checkout"[^}]*\} 1/);
+  assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+  assert.equal((await fetch(`${admin}/ready`)).status, 200);
 
   // The keys really are spread over the managed servers.
   let holding = 0;
@@ -88,6 +98,9 @@ test('trellis up --config: uses the backends the config names, refuses a bad con
   assert.equal(await refused.waitExit(), 1);
   assert.match(refused.recentOutput(), /distribution/);
   assert.doesNotMatch(refused.recentOutput(), /at .*\.ts:\d+/); // a message, not a stack trace
+  const badAdmin = trellis(['up', '--config', good, '--no-gateway', '--admin', 'no-port']);
+  assert.equal(await badAdmin.waitExit(), 1);
+  assert.match(badAdmin.recentOutput(), /--admin: expected host:port, got "no-port"/);
 
   // The listen address is taken (by a backend): a clear error, and the managed servers are stopped.
   const busy = trellis(['up', '--listen', backends[0].address, '--managed-backends', '1', '--no-gateway']);

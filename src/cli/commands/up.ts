@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ConfigError, parseProxyConfigText, startRedisProxy, type RedisProxy } from '../../redis/index.js';
 import { ManagedBackends } from '../../redis/managed-backends.js';
+import { prepareAdmin, startProxyServices } from '../../redis/admin/cli-hooks.js';
 import { gatewayComponent } from './up-gateway.js';
 
 export interface UpOptions {
@@ -25,6 +26,8 @@ export interface UpOptions {
   gatewayListen?: string;
   /** Gateway data directory (default ./.trellis). */
   dataDir?: string;
+  /** Redis proxy admin HTTP server (host:port): /metrics, /stats, /healthz, /ready. */
+  admin?: string;
 }
 
 /** The parsed `trellis up` config file: one optional section per component. */
@@ -93,11 +96,15 @@ const redisProxyComponent: UpComponent = {
     parseProxyConfigText(stringifyYaml({ redis_proxy: proxySection(base, opts, placeholders(managedCount)) }), source);
     let managed: ManagedBackends | undefined;
     const proxies: RedisProxy[] = [];
+    let stopServices: (() => Promise<void>) | undefined;
     try {
       if (managedCount > 0) managed = await ManagedBackends.start({ count: managedCount });
       const section = proxySection(base, opts, managed?.addresses ?? []);
       const parsed = parseProxyConfigText(stringifyYaml({ redis_proxy: section }), source);
+      // `up` runs its pools in this one process (it ignores `workers`), so --admin always applies.
+      prepareAdmin({ ...parsed, workers: 1 }, opts.admin);
       for (const pool of parsed.pools) proxies.push(await startRedisProxy(pool));
+      stopServices = await startProxyServices({ admin: opts.admin }, proxies);
     } catch (err) {
       await Promise.all(proxies.map((p) => p.close(0)));
       await managed?.stop();
@@ -113,6 +120,7 @@ const redisProxyComponent: UpComponent = {
         ...(managed?.servers ?? []).map((s) => `redis-server ${s.address} pid ${s.process.proc.pid} (managed, no persistence)`),
       ],
       async stop() {
+        await stopServices?.().catch(() => undefined);
         await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
         await managed?.stop().catch(() => undefined);
       },
@@ -175,12 +183,13 @@ export function registerUp(program: Command): void {
     .option('--gateway-listen <host:port>', 'function gateway listen address (default 127.0.0.1:8080)')
     .option('--data-dir <dir>', 'function gateway data directory (default ./.trellis)')
     .option('--no-gateway', 'do not start the function gateway')
-    .action(async (o: { config?: string; listen?: string; managedBackends: string; gateway: boolean; gatewayListen?: string; dataDir?: string }) => {
+    .option('--admin <host:port>', 'Redis proxy admin HTTP server: /metrics (Prometheus), /stats, /healthz, /ready')
+    .action(async (o: { config?: string; listen?: string; managedBackends: string; gateway: boolean; gatewayListen?: string; dataDir?: string; admin?: string }) => {
       const n = Number(o.managedBackends);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError('--managed-backends: expected an integer between 1 and 64');
       const running = await startUp({
         config: o.config, listen: o.listen, managedBackends: n,
-        gateway: o.gateway, gatewayListen: o.gatewayListen, dataDir: o.dataDir,
+        gateway: o.gateway, gatewayListen: o.gatewayListen, dataDir: o.dataDir, admin: o.admin,
       });
       process.stdout.write(`trellis up: running\n${running.flatMap((r) => r.describe()).map((l) => `  ${l}\n`).join('')}Press Ctrl-C to stop.\n`);
       let stopping = false;
