@@ -32,6 +32,14 @@ export class OutQueue {
     const first = this.first;
     if (first === null) return;
     const n = this.restCount;
+    if (w.backlog > 0) {
+      // The peer is not keeping up, so these bytes will wait. Queued buffers are views into
+      // shared read chunks (64 KiB slabs); waiting there, each would pin a whole slab. A copy
+      // of their own keeps what a slow client holds equal to what it is owed.
+      w.write(this.copyAll(first, n));
+      this.clear();
+      return;
+    }
     if (n === 0) w.write(first);
     else if (this.bytes <= CONCAT_LIMIT) w.write(concat(first, this.rest!, n, this.bytes));
     else {
@@ -42,6 +50,14 @@ export class OutQueue {
       sock.uncork();
     }
     this.clear();
+  }
+
+  private copyAll(first: Buffer, n: number): Buffer {
+    const out = Buffer.allocUnsafeSlow(this.bytes);
+    first.copy(out, 0);
+    let at = first.length;
+    for (let i = 0; i < n; i++) at += this.rest![i].copy(out, at);
+    return out;
   }
 
   clear(): void {

@@ -102,3 +102,33 @@ test('OutQueue writes one buffer as is, several as one concatenation, and emptie
   await once(client, 'end');
   assert.ok(Buffer.concat(got).equals(expected));
 });
+
+test('OutQueue copies what it queues for a peer that is not keeping up, so waiting bytes pin no shared chunk', async (t) => {
+  const { server, client } = await pair(t);
+  client.pause(); // the reader stalls
+  const w = new SocketWriter(server, () => undefined);
+  const q = new OutQueue();
+  const sent: Buffer[] = [];
+  for (let i = 0; w.backlog === 0 && i < 100; i++) {
+    const b = chunk(i, 512 * 1024);
+    sent.push(Buffer.from(b));
+    q.push(b);
+    q.writeTo(w);
+  }
+  assert.ok(w.backlog > 0, 'the socket buffers are full');
+  // Views into a "shared read chunk", queued while the peer is behind: written as a copy.
+  const shared = Buffer.from('+one\r\n+two\r\n+three\r\n');
+  q.push(shared.subarray(0, 6));
+  q.writeTo(w);
+  q.push(shared.subarray(6, 12));
+  q.push(shared.subarray(12));
+  q.writeTo(w);
+  shared.fill(0x21); // the chunk's memory is reused: what was queued must not change
+  const expected = Buffer.concat([...sent, Buffer.from('+one\r\n+two\r\n+three\r\n')]);
+  const got: Buffer[] = [];
+  let n = 0;
+  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });
+  client.resume();
+  await once(client, 'end');
+  assert.ok(Buffer.concat(got).equals(expected));
+});
