@@ -47,7 +47,9 @@ function loop(port: number, op: (c: Redis, n: number) => Promise<void>, pauseMs 
       await sleep(pauseMs);
     }
   })();
-  return { outcomes, stop: async () => { stopped = true; await done; c.disconnect(); } };
+  const stop = async () => { stopped = true; await done; c.disconnect(); };
+  closers.push(stop); // stopped at the end of the file too, should a test fail before it does
+  return { outcomes, stop };
 }
 
 /** Time from the first failure to the first success after the last failure (0 when none failed). */
