@@ -8,7 +8,10 @@
 #
 # Env: ROUNDS (default 3), REQUESTS per run (100000; MGET rows a quarter, -P 16 rows 4x), CLIENTS (50),
 # KEYSPACE (100000), WORKERS (Trellis --workers, default 1), TARGETS (default "direct twemproxy trellis"),
-# ROWS (default "GET/1 SET/1 GET/16 SET/16 MGET10/1 MGET10/16").
+# ROWS (default "GET/1 SET/1 GET/16 SET/16 MGET10/1 MGET10/16"),
+# PIN=1: both proxies (every thread) on the last CPU and redis-benchmark on CPU 0, the
+# redis-servers left to the scheduler. On a small machine this takes out the run-to-run
+# noise of where the scheduler happens to put the proxy relative to the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/proc-cpu.sh
@@ -98,6 +101,18 @@ fi
 MGET_CMD=(MGET)
 for i in $(seq 1 10); do MGET_CMD+=("key:__rand_int__"); done
 
+# PIN=1: pin the proxies (all their threads) to the last CPU, the load generator to CPU 0.
+BENCH=(redis-benchmark)
+if [ "${PIN:-0}" = 1 ]; then
+  command -v taskset >/dev/null || { echo "bench: PIN=1 needs taskset (util-linux)" >&2; exit 1; }
+  last=$(( $(nproc) - 1 ))
+  [ "$last" -ge 1 ] || { echo "bench: PIN=1 needs at least 2 CPUs" >&2; exit 1; }
+  for t in twemproxy trellis; do
+    [ -n "${PID[$t]:-}" ] && taskset -a -pc "$last" "${PID[$t]}" >/dev/null
+  done
+  BENCH=(taskset -c 0 redis-benchmark)
+fi
+
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 read -r -a TARGET_LIST <<< "$TARGETS"
@@ -113,7 +128,7 @@ run_one() {
   esac
   before=$(proc_cpu_ticks "${PID[$target]}")
   [ "$pipeline" -gt 1 ] && n=$((n * 4)) # pipelined runs are short: do more work so they measure something
-  csv=$(redis-benchmark -p "$port" -c "$CLIENTS" -P "$pipeline" -n "$n" -r "$KEYSPACE" --csv "${what[@]}" 2>/dev/null | tail -n 1)
+  csv=$("${BENCH[@]}" -p "$port" -c "$CLIENTS" -P "$pipeline" -n "$n" -r "$KEYSPACE" --csv "${what[@]}" 2>/dev/null | tail -n 1)
   after=$(proc_cpu_ticks "${PID[$target]}")
   local cpu=''
   if [ "$target" != direct ]; then
@@ -137,6 +152,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo
+[ "${PIN:-0}" = 1 ] && echo "PIN=1: proxies on CPU $last, redis-benchmark on CPU 0, redis-servers unpinned."
 echo "Redis proxy benchmark: $ROUNDS rounds, $REQUESTS requests per -P 1 run (MGET: a quarter; -P 16: 4x), -c $CLIENTS, keyspace $KEYSPACE, Trellis workers $WORKERS, $(nproc) cores; medians over rounds."
 echo "CPU per command = proxy process utime+stime delta / requests (an MGET of 10 keys counts as one)."
 echo
