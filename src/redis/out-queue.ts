@@ -36,12 +36,12 @@ export class OutQueue {
       // The peer is not keeping up, so these bytes will wait. Queued buffers are views into
       // shared read chunks (64 KiB slabs); waiting there, each would pin a whole slab. A copy
       // of their own keeps what a slow client holds equal to what it is owed.
-      w.write(this.copyAll(first, n));
+      w.write(concatInto(Buffer.allocUnsafeSlow(this.bytes), first, this.rest, n));
       this.clear();
       return;
     }
     if (n === 0) w.write(first);
-    else if (this.bytes <= CONCAT_LIMIT) w.write(concat(first, this.rest!, n, this.bytes));
+    else if (this.bytes <= CONCAT_LIMIT) w.write(concatInto(transientBuffer(this.bytes), first, this.rest, n));
     else {
       const sock = w.socket;
       sock.cork();
@@ -50,14 +50,6 @@ export class OutQueue {
       sock.uncork();
     }
     this.clear();
-  }
-
-  private copyAll(first: Buffer, n: number): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.bytes);
-    first.copy(out, 0);
-    let at = first.length;
-    for (let i = 0; i < n; i++) at += this.rest![i].copy(out, at);
-    return out;
   }
 
   clear(): void {
@@ -76,10 +68,10 @@ export class OutQueue {
 
 const EMPTY = Buffer.alloc(0);
 
-function concat(first: Buffer, rest: Buffer[], n: number, total: number): Buffer {
-  const out = transientBuffer(total);
+/** Copies first and rest[0, n) one after the other into out (exactly their size). */
+function concatInto(out: Buffer, first: Buffer, rest: Buffer[] | null, n: number): Buffer {
   first.copy(out, 0);
   let at = first.length;
-  for (let i = 0; i < n; i++) at += rest[i].copy(out, at);
+  for (let i = 0; i < n; i++) at += rest![i].copy(out, at);
   return out;
 }
