@@ -52,6 +52,7 @@ test('trellis up: sharded Redis over 3 managed redis-servers, an admin server, a
   client.disconnect();
 
   // The admin server of `trellis redis-proxy --admin`: per-caller stats, health, readiness.
+  assert.match(out, new RegExp(`trellis up: admin on http://127\\.0\\.0\\.1:${adminPort}`));
   const admin = `http://127.0.0.1:${adminPort}`;
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   assert.match(metrics, /trellis_redis_command_total\{[^}]*command="get"[^}]*caller="checkout"[^}]*\} 1/);

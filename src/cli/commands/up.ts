@@ -104,7 +104,7 @@ const redisProxyComponent: UpComponent = {
       // `up` runs its pools in this one process (it ignores `workers`), so --admin always applies.
       prepareAdmin({ ...parsed, workers: 1 }, opts.admin);
       for (const pool of parsed.pools) proxies.push(await startRedisProxy(pool));
-      stopServices = await startProxyServices({ admin: opts.admin }, proxies);
+      stopServices = await startProxyServices({ admin: opts.admin, command: 'trellis up' }, proxies);
     } catch (err) {
       await Promise.all(proxies.map((p) => p.close(0)));
       await managed?.stop();

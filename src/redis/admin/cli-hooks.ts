@@ -22,11 +22,12 @@ export function prepareAdmin(cfg: RedisProxyConfig, admin: string | undefined): 
 }
 
 /** Starts the admin server and the config watcher; returns a stop function. */
-export async function startProxyServices(o: { admin?: string; config?: string }, proxies: RedisProxy[]): Promise<() => Promise<void>> {
+/** `command` names the CLI command in the line announcing the admin server. */
+export async function startProxyServices(o: { admin?: string; config?: string; command?: string }, proxies: RedisProxy[]): Promise<() => Promise<void>> {
   const stops: Array<() => unknown> = [];
   if (o.admin !== undefined) {
     const a = await startAdminServer(parseAdminFlag(o.admin), () => proxies);
-    process.stdout.write(`trellis redis-proxy: admin on http://${a.host}:${a.port} (/metrics /stats /healthz /ready)\n`);
+    process.stdout.write(`${o.command ?? 'trellis redis-proxy'}: admin on http://${a.host}:${a.port} (/metrics /stats /healthz /ready)\n`);
     stops.push(() => a.close());
   }
   if (o.config !== undefined) stops.push(watchConfig(o.config, proxies));
