@@ -126,6 +126,8 @@ export class FunctionActivator {
         reject(new ActivationError(`function "${this.name}": ${this.ctx.queueDepth} requests are already held waiting for an instance (queue full)`, 503, RETRY_AFTER_S));
         return;
       }
+      // On a cold start the instance's load goes out first; the bookkeeping below overlaps it.
+      this.startForHeld();
       const giveUp = (err: ActivationError) => {
         if (!this.queue.remove(h)) return;
         this.settle(w);
@@ -142,7 +144,7 @@ export class FunctionActivator {
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       this.ctx.metrics.held.set(this.labels, this.queue.size);
-      this.ensureCapacity();
+      this.dispatch();
     });
   }
 
@@ -278,8 +280,13 @@ export class FunctionActivator {
     for (const t of [...this.instances]) if (!ids.has(t.info.id)) this.untrack(t.info.id);
   }
 
-  /** Starts (or revives) just enough instances for the held requests, at once. */
+  /** Starts (or revives) just enough instances for the held requests, at once, and hands them out. */
   private ensureCapacity(): void {
+    this.startForHeld();
+    this.dispatch();
+  }
+
+  private startForHeld(): void {
     if (this.closed || this.queue.size === 0) return;
     const cc = this.spec.containerConcurrency;
     const ready = this.instances.filter((i) => i.eligible);
@@ -293,7 +300,6 @@ export class FunctionActivator {
     if (this.spec.maxScale > 0) need = Math.min(need, this.spec.maxScale - ready.length - starting);
     need -= this.revive(need);
     if (need > 0) this.startInstances(need);
-    this.dispatch();
   }
 
   /** Instances on their way up: ours, or the provider's own (deploy, crash replacement, rollout). */

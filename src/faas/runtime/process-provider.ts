@@ -252,21 +252,24 @@ export class ProcessProvider implements RuntimeProvider {
       else dirs = prepareInstanceDirSync(this.runDir, rec, info.id, plan, secretValues);
       inst.dir = dirs.root;
       const env = instanceEnv(rec, info.id, plan, dirs);
-      this.system(rec.name, info.id, `starting (${plan.runtime}, ${plan.mode} mode, version ${rec.version})`);
       const pooled = this.opts.pool?.take(plan, info.host);
-      if (pooled) info.fromPool = true;
+      const starting = `starting (${plan.runtime}, ${plan.mode} mode, version ${rec.version})`;
+      if (!pooled) this.system(rec.name, info.id, starting);
       const wp = pooled ?? await WatchdogProcess.spawn({ kind: plan.kind, env, cwd: dirs.work, runDir: this.runDir, memoryLimitBytes: plan.memoryLimitBytes, host: info.host, pythonBin: this.opts.pythonBin });
       inst.wp = wp;
       info.pid = wp.pid;
       info.port = wp.port;
+      if (inst.stopping) throw new Error('stopped while starting');
+      // The load goes out first (for a pooled process, straight after the take); what follows,
+      // all in this same turn and so before any of its output can arrive, overlaps it.
+      const loaded = wp.load(loadSpecFor(rec, info.id, plan, dirs, env), this.startTimeout());
+      if (pooled) { info.fromPool = true; this.system(rec.name, info.id, `${starting} from the warm pool`); }
       wp.attachOutput((stream, text) => {
         if (stream === 'stderr') { inst.lastStderr.push(text); if (inst.lastStderr.length > 5) inst.lastStderr.shift(); }
         this.log({ timestamp: new Date().toISOString(), name: rec.name, instance: info.id, stream, text });
       });
       void wp.waitExit().then(() => this.onExit(fn, inst));
-      if (inst.stopping) throw new Error('stopped while starting');
-      const loaded = wp.load(loadSpecFor(rec, info.id, plan, dirs, env), this.startTimeout());
-      // After the load is sent: listeners (the gateway connecting ahead) work while it loads.
+      // Listeners (the gateway connecting ahead) work while it loads.
       this.emit({ type: 'instance-starting', instance: { ...info } });
       await loaded;
       // A pooled process answered the load itself: it is serving, no probe round trip needed.

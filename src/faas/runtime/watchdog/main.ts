@@ -175,7 +175,9 @@ class AlreadyLoaded extends Error { constructor() { super('already loaded'); } }
 
 /** Specialises this process with the function; resolves (load ms) once it serves it. */
 async function load(s: LoadSpec): Promise<number> {
-  await rehearsal; // an idle pooled process taken while still rehearsing: let it finish first
+  // A pooled process taken while still rehearsing lets the rehearsal finish first (the
+  // rehearsal's own load runs before `rehearsal` is set, so it does not wait on itself).
+  await rehearsal;
   if (runner || loading) throw new AlreadyLoaded();
   loading = true;
   const t0 = Date.now();
@@ -197,26 +199,27 @@ async function load(s: LoadSpec): Promise<number> {
 
 /**
  * An idle pooled process runs everything a cold start will run once, with a throwaway
- * handler (`handlerPath`, imported like a function's) on a throwaway loopback server: the
- * channel's parsing, the handler import, serve/invoke, the request object, every result
- * shape the warm handler returns. V8 compiles functions on first call and node sets up
- * modules lazily; paying that now keeps it off the cold start that takes this process.
+ * handler (`handlerPath`, imported like a function's): the channel's parsing, load() itself,
+ * then requests to this very server (serve/invoke, the request object, every result shape the
+ * warm handler returns), and unloads again. V8 compiles a function on its first call, and on
+ * a cold start that comes after idling its compiler's own code is cold too: paying that now
+ * keeps it off the cold start that takes this process. Nobody else knows this process's port
+ * before it is taken, and a load that arrives meanwhile waits for the rehearsal to finish.
  */
 let rehearsal: Promise<void> = Promise.resolve();
 async function rehearse(handlerPath: string): Promise<void> {
   if (runner || loading) throw new AlreadyLoaded();
-  const s: LoadSpec = { name: 'rehearsal', instanceId: 'rehearsal', mode: 'http', runtime: 'node', handlerPath, env: {}, cwd: process.cwd(), timeoutMs: 0, concurrency: 0 };
-  const r = await loadHttpRunner(s);
-  const srv = http.createServer((req, res) => serve(req, res, r, s));
-  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
-  const addr = srv.address();
+  await load({ name: 'rehearsal', instanceId: 'rehearsal', mode: 'http', runtime: 'node', handlerPath, env: {}, cwd: process.cwd(), timeoutMs: 0, concurrency: 0 });
+  const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const host = typeof addr === 'object' && addr && addr.address !== '0.0.0.0' && addr.address !== '::' ? addr.address : '127.0.0.1';
   const agent = new http.Agent({ keepAlive: true });
   try {
-    for (const [method, path, body] of REHEARSAL_REQUESTS) await selfRequest(port, agent, method, path, body);
+    for (const [method, path, body] of REHEARSAL_REQUESTS) await selfRequest(host, port, agent, method, path, body);
   } finally {
     agent.destroy();
-    await new Promise<void>((ok) => { srv.close(() => ok()); srv.closeAllConnections(); });
+    runner = undefined;
+    spec = undefined;
     served = 0;
     lastRequestAt = 0;
   }
@@ -228,9 +231,9 @@ const REHEARSAL_REQUESTS: [string, string, string | undefined][] = [
   ['POST', '/bytes', 'warm'], ['GET', '/text', undefined],
 ];
 
-function selfRequest(port: number, agent: http.Agent, method: string, path: string, body: string | undefined): Promise<void> {
+function selfRequest(host: string, port: number, agent: http.Agent, method: string, path: string, body: string | undefined): Promise<void> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request({ host, port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
       res.resume();
       res.once('end', resolve);
     });
