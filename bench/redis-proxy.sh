@@ -8,7 +8,8 @@
 #
 # Env: ROUNDS (default 3), REQUESTS per run (100000; MGET rows a quarter, -P 16 rows 4x), CLIENTS (50),
 # KEYSPACE (100000), WORKERS (Trellis --workers, default 1), TARGETS (default "direct twemproxy trellis"),
-# ROWS (default "GET/1 SET/1 GET/16 SET/16 MGET10/1 MGET10/16"),
+# ROWS (default "GET/1 SET/1 GET/16 SET/16 MGET10/1 MGET10/16"), WARMUP (1: an unrecorded short
+# run of every row against every target first; 0: none),
 # PIN=1: both proxies (every thread) on the last CPU and redis-benchmark on CPU 0, the
 # redis-servers left to the scheduler. On a small machine this takes out the run-to-run
 # noise of where the scheduler happens to put the proxy relative to the load generator.
@@ -118,7 +119,7 @@ RESULTS="$WORK/results.tsv"
 read -r -a TARGET_LIST <<< "$TARGETS"
 
 run_one() {
-  local row=$1 target=$2 kind=${row%/*} pipeline=${row#*/} n=$REQUESTS port=${PORT[$2]} cmd before after csv
+  local row=$1 target=$2 warm=${3:-} kind=${row%/*} pipeline=${row#*/} n=$REQUESTS port=${PORT[$2]} cmd before after csv
   local -a what
   case "$kind" in
     GET) what=(-t get) ;;
@@ -128,6 +129,10 @@ run_one() {
   esac
   before=$(proc_cpu_ticks "${PID[$target]}")
   [ "$pipeline" -gt 1 ] && n=$((n * 4)) # pipelined runs are short: do more work so they measure something
+  if [ -n "$warm" ]; then
+    "${BENCH[@]}" -p "$port" -c "$CLIENTS" -P "$pipeline" -n "$((n / 10))" -r "$KEYSPACE" -q "${what[@]}" >/dev/null 2>&1
+    return
+  fi
   csv=$("${BENCH[@]}" -p "$port" -c "$CLIENTS" -P "$pipeline" -n "$n" -r "$KEYSPACE" --csv "${what[@]}" 2>/dev/null | tail -n 1)
   after=$(proc_cpu_ticks "${PID[$target]}")
   local cpu=''
@@ -139,6 +144,13 @@ run_one() {
     '{ printf "%s\t%s\t%s\t%s\t%s\t%s\n", row, t, $2, $5, $7, cpu }' >> "$RESULTS"
   tail -n 1 "$RESULTS" >&2
 }
+
+# Warm-up, not recorded: a tenth of each row's run against each target, so that no target's
+# first measured round pays one-time costs (Node's JIT, connection and buffer set-up).
+if [ "${WARMUP:-1}" = 1 ]; then
+  echo "bench: warm-up ..." >&2
+  for row in $ROWS; do for t in "${TARGET_LIST[@]}"; do run_one "$row" "$t" warm; done; done
+fi
 
 for round in $(seq 1 "$ROUNDS"); do
   echo "bench: round $round/$ROUNDS" >&2
@@ -153,7 +165,7 @@ done
 
 echo
 [ "${PIN:-0}" = 1 ] && echo "PIN=1: proxies on CPU $last, redis-benchmark on CPU 0, redis-servers unpinned."
-echo "Redis proxy benchmark: $ROUNDS rounds, $REQUESTS requests per -P 1 run (MGET: a quarter; -P 16: 4x), -c $CLIENTS, keyspace $KEYSPACE, Trellis workers $WORKERS, $(nproc) cores; medians over rounds."
+echo "Redis proxy benchmark: $ROUNDS rounds, $REQUESTS requests per -P 1 run (MGET: a quarter; -P 16: 4x), -c $CLIENTS, keyspace $KEYSPACE, Trellis workers $WORKERS, $(nproc) cores; medians over rounds$( [ "${WARMUP:-1}" = 1 ] && echo ", after an unrecorded warm-up run of each row per target")."
 echo "CPU per command = proxy process utime+stime delta / requests (an MGET of 10 keys counts as one)."
 echo
 node bench/lib/summarize.mjs "$RESULTS"
