@@ -18,6 +18,7 @@ test('deployment validation: 400 with the field and the reason', async (t) => {
     [{ service: '-x', envProcess: 'cat' }, /service: must be a DNS-1123 label/],
     [{ service: 'x', envProcess: 'cat', runtime: 'ruby' }, /runtime: must be one of node, python3, command/],
     [{ service: 'x', envProcess: 'cat', concurrency: -1 }, /concurrency: must be >= 0/],
+    [{ service: 'x', envProcess: 'cat', concurrency: 5000 }, /concurrency: must be <= 1000/],
     [{ service: 'x', envProcess: 'cat', concurrency: 1.5 }, /concurrency: must be an integer/],
     [{ service: 'x', envProcess: 'cat', timeout: 'soon' }, /timeout: must be a duration/],
     [{ service: 'x', envProcess: 'cat', timeout: '2h' }, /timeout: must be more than 0 and at most 1h/],

@@ -16,6 +16,9 @@ import type { FunctionDeployment } from '../types.js';
 import type { AutoscalerConfig } from './config.js';
 import { parseDurationMs } from './duration.js';
 
+/** Knative's container-concurrency-max-limit (its default): the most one instance may be given. */
+export const MAX_CONTAINER_CONCURRENCY = 1000;
+
 export type ScalingMetric = 'concurrency' | 'rps';
 
 export interface ScalingSpec {
@@ -108,9 +111,9 @@ export function resolveScalingSpec(name: string, spec: FunctionDeployment, cfg: 
 
   // Hard concurrency limit (breaker).
   let cc = spec.concurrency;
-  if (cc === undefined && spec.envVars?.max_inflight !== undefined) cc = num(['envVars.max_inflight', spec.envVars.max_inflight], 0, 1000, true);
+  if (cc === undefined && spec.envVars?.max_inflight !== undefined) cc = num(['envVars.max_inflight', spec.envVars.max_inflight], 0, MAX_CONTAINER_CONCURRENCY, true);
   cc ??= 0;
-  if (!Number.isInteger(cc) || cc < 0 || cc > 1000) fail('concurrency', `${cc} must be an integer in [0, 1000]`);
+  if (!Number.isInteger(cc) || cc < 0 || cc > MAX_CONTAINER_CONCURRENCY) fail('concurrency', `${cc} must be an integer in [0, ${MAX_CONTAINER_CONCURRENCY}]`);
 
   // Target
   let total = metric === 'rps' ? cfg.rpsTargetDefault : (cc > 0 ? cc : cfg.concurrencyTargetDefault);

@@ -3,6 +3,7 @@
  * reason, one line, so a 400 tells the user exactly what to fix.
  */
 import { z } from 'zod';
+import { MAX_CONTAINER_CONCURRENCY } from '../autoscaler/spec.js';
 import type { FunctionDeployment } from '../types.js';
 
 /** DNS-1123 label, as OpenFaaS/Kubernetes names functions: no name can leave the data directory. */
@@ -47,7 +48,8 @@ export const deploymentSchema = z.object({
   handler: z.string().min(1).max(256)
     .refine((h) => !h.startsWith('/') && !h.split(/[\\/]/).includes('..'), 'must be a relative path inside the bundle')
     .optional(),
-  concurrency: z.number({ error: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').max(100_000, 'must be <= 100000').optional(),
+  concurrency: z.number({ error: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0')
+    .max(MAX_CONTAINER_CONCURRENCY, `must be <= ${MAX_CONTAINER_CONCURRENCY}`).optional(),
   timeout: z.union([
     z.number().positive('must be > 0').max(MAX_TIMEOUT_MS / 1000, 'must be at most 1h'),
     z.string().regex(DURATION_RE, 'must be a duration like 30s, 500ms, 1m30s or seconds as a number'),
