@@ -80,12 +80,13 @@ test('trellis up --config: uses the backends the config names, refuses a bad con
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await getFreePort();
   const good = join(dir, 'good.yml');
-  writeFileSync(good, `redis_proxy:\n  listen: 127.0.0.1:${port}\n  hash_tag: "{}"\n  backends:\n${backends.map((b) => `    - ${b.address}\n`).join('')}`);
+  writeFileSync(good, `redis_proxy:\n  workers: 2\n  listen: 127.0.0.1:${port}\n  hash_tag: "{}"\n  backends:\n${backends.map((b) => `    - ${b.address}\n`).join('')}`);
   const up = trellis(['up', '--config', good, '--no-gateway']);
   t.after(() => up.stop());
   const out = await waitForOutput(up, /Press Ctrl-C/);
   assert.doesNotMatch(out, /managed/);
   assert.match(out, /-> 2 backends \(ketama, fnv1a_64, hash_tag \{\}\)/);
+  assert.match(out, /workers: 2 is not used by trellis up/); // said, not silently dropped
   const client = new Redis({ host: '127.0.0.1', port });
   await client.set('{t}a', '1');
   assert.equal(await client.get('{t}a'), '1');

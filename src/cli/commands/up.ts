@@ -97,11 +97,14 @@ const redisProxyComponent: UpComponent = {
     let managed: ManagedBackends | undefined;
     const proxies: RedisProxy[] = [];
     let stopServices: (() => Promise<void>) | undefined;
+    let workers = 1;
     try {
       if (managedCount > 0) managed = await ManagedBackends.start({ count: managedCount });
       const section = proxySection(base, opts, managed?.addresses ?? []);
       const parsed = parseProxyConfigText(stringifyYaml({ redis_proxy: section }), source);
-      // `up` runs its pools in this one process (it ignores `workers`), so --admin always applies.
+      // `up` runs its pools in this one process (it says so when the file asks for workers),
+      // so --admin always applies.
+      workers = parsed.workers;
       prepareAdmin({ ...parsed, workers: 1 }, opts.admin);
       for (const pool of parsed.pools) proxies.push(await startRedisProxy(pool));
       stopServices = await startProxyServices({ admin: opts.admin, command: 'trellis up' }, proxies);
@@ -118,6 +121,7 @@ const redisProxyComponent: UpComponent = {
           return `redis-proxy  pool "${c.name}" listening on ${host}:${port} -> ${c.backends.length} backends (${c.distribution}, ${c.hash}${c.hashTag ? `, hash_tag ${c.hashTag}` : ''})`;
         }),
         ...(managed?.servers ?? []).map((s) => `redis-server ${s.address} pid ${s.process.proc.pid} (managed, no persistence)`),
+        ...(workers > 1 ? [`redis-proxy  note: workers: ${workers} is not used by trellis up, which runs every pool in one process; \`trellis redis-proxy --config FILE\` runs ${workers} workers`] : []),
       ],
       async stop() {
         await stopServices?.().catch(() => undefined);
