@@ -117,6 +117,17 @@ test('trellis fn: new, deploy -f stack.yml, list, invoke, describe, scale, logs,
   assert.equal(v2.code, 0, v2.stderr);
   assert.equal(v2.stdout, 'v2');
 
+  // command-line settings go over the stack file's, as with faas-cli
+  const loud = await inWork(['fn', 'deploy', '--filter', 'echo', '-e', 'MODE=loud', '-e', 'EXTRA=1', '--label', 'team=edge']);
+  assert.equal(loud.code, 0, loud.stderr);
+  const echoDesc = (await run(['fn', 'describe', 'echo'])).stdout;
+  assert.match(echoDesc, /^Environment:\s+.*MODE=loud/m);
+  assert.match(echoDesc, /^Environment:\s+.*EXTRA=1/m);
+  assert.match(echoDesc, /^Labels:\s+.*team=edge/m);
+  const ambiguous = await inWork(['fn', 'deploy', '--name', 'other']);
+  assert.equal(ambiguous.code, 1);
+  assert.match(ambiguous.stderr, /--name names a single function/);
+
   // secrets: created from stdin, mounted as a file for the function
   const sec = await run(['secret', 'create', 'api-key'], 'top-secret');
   assert.equal(sec.code, 0, sec.stderr);

@@ -116,7 +116,8 @@ export function registerFn(program: Command): void {
       const { readStack, deployStackFunction } = await heavy();
       const stack = stackFile ? readStack(stackFile) : undefined;
       const c = client(o, stack?.gateway);
-      const fns = stack ? selectFunctions(stack.functions, o.filter) : [singleFunction(dir, o)];
+      if (stack) refuseSingleFunctionFlags(o);
+      const fns = stack ? selectFunctions(stack.functions, o.filter).map((f) => withDeployFlags(f, o)) : [singleFunction(dir, o)];
       for (const f of fns) await deployStackFunction(c, f, { log: out });
     });
 
@@ -259,15 +260,32 @@ interface InvokeFlags extends GatewayOpt {
 function singleFunction(dir: string | undefined, o: DeployFlags): StackFunction {
   const name = o.name ?? (dir ? basename(resolve(dir)) : undefined);
   if (!name) throw new Error('--name is required with --fprocess');
-  const f: StackFunction = {
-    name, lang: o.lang, handlerDir: dir ? resolve(dir) : undefined, fprocess: o.fprocess,
-    environment: pairs(o.env, '--env'), labels: pairs(o.label, '--label'), annotations: pairs(o.annotation, '--annotation'),
-    secrets: o.secret ?? [],
+  return withDeployFlags({ name, lang: o.lang, handlerDir: dir ? resolve(dir) : undefined, fprocess: o.fprocess, environment: {}, labels: {}, annotations: {}, secrets: [] }, o);
+}
+
+/**
+ * A function as deployed with the command line's settings over it, as faas-cli does for a
+ * stack: --env, --label and --annotation are merged over the file's (the command line wins),
+ * --secret adds to its secrets, --memory, --timeout and --concurrency replace its values.
+ */
+function withDeployFlags(f: StackFunction, o: DeployFlags): StackFunction {
+  const g: StackFunction = {
+    ...f,
+    environment: { ...f.environment, ...pairs(o.env, '--env') },
+    labels: { ...f.labels, ...pairs(o.label, '--label') },
+    annotations: { ...f.annotations, ...pairs(o.annotation, '--annotation') },
+    secrets: [...new Set([...f.secrets, ...(o.secret ?? [])])],
   };
-  if (o.memory) f.limits = { memory: o.memory };
-  if (o.timeout) f.timeout = o.timeout;
-  if (o.concurrency !== undefined) f.concurrency = intArg(o.concurrency, '--concurrency');
-  return f;
+  if (o.memory) g.limits = { ...f.limits, memory: o.memory };
+  if (o.timeout) g.timeout = o.timeout;
+  if (o.concurrency !== undefined) g.concurrency = intArg(o.concurrency, '--concurrency');
+  return g;
+}
+
+/** Flags that describe one function only: with a stack file they would be ambiguous. */
+function refuseSingleFunctionFlags(o: DeployFlags): void {
+  const given = ([['--name', o.name], ['--lang', o.lang]] as const).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (given.length > 0) throw new Error(`${given.join(' and ')} name${given.length > 1 ? '' : 's'} a single function: set it in the stack file, or deploy a directory`);
 }
 
 /** OpenFaaS async invocation (202 + X-Call-Id); --wait polls the queue's GET /system/async/{callId}. */
