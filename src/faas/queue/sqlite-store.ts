@@ -3,6 +3,10 @@
  * SqliteQueue on a dedicated worker thread (sqlite-thread.ts) so fsyncs never block the
  * gateway's event loop, or inline when a test injects a clock. Leases are rows with an
  * expiry, so the jobs of a worker that died are delivered again once their lease runs out.
+ * Each lease also names the store that holds it (`pid:uuid`): a store that opens takes back at
+ * once the leases of processes that no longer exist (a crashed gateway), never those of a live
+ * one (a standalone `trellis async worker` beside the gateway), and a store that closes gives
+ * back its own. Process ids mean something on one machine only, as the sqlite driver is.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -40,7 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
   not_before INTEGER NOT NULL, lease_until INTEGER, lease_token TEXT,
   enqueued_at INTEGER NOT NULL, start_time_ns TEXT NOT NULL, started_at INTEGER, finished_at INTEGER,
-  last_error TEXT, result BLOB, callback TEXT
+  last_error TEXT, result BLOB, callback TEXT, lease_owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (status, not_before, seq);
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_until);
@@ -55,6 +59,8 @@ export class SqliteStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private lastSweep = 0;
+  /** Written into every lease this store takes. */
+  private readonly owner = `${process.pid}:${randomUUID()}`;
 
   constructor(private readonly o: SqliteStoreOptions, private readonly now: () => number = Date.now) {
     mkdirSync(dirname(o.file), { recursive: true });
@@ -69,9 +75,20 @@ export class SqliteStore {
     // Databases created before the callback column existed get it added.
     const cols = this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'callback')) this.db.exec('ALTER TABLE jobs ADD COLUMN callback TEXT');
-    // One gateway owns a data directory, so leases left by a previous process belong to a
-    // dead worker: make them due now instead of after ack_wait (attempts are kept).
-    this.stmt(`UPDATE jobs SET lease_until = ? WHERE status = 'running'`).run(this.now());
+    if (!cols.some((c) => c.name === 'lease_owner')) this.db.exec('ALTER TABLE jobs ADD COLUMN lease_owner TEXT');
+    this.reclaimOrphanedLeases();
+  }
+
+  /**
+   * Leases whose process is gone are due now instead of after ack_wait (attempts are kept).
+   * Leases written before owners were recorded count as orphaned, as they did then.
+   */
+  private reclaimOrphanedLeases(): void {
+    const owners = this.stmt(`SELECT DISTINCT lease_owner FROM jobs WHERE status = 'running'`).all() as Array<{ lease_owner: string | null }>;
+    for (const { lease_owner: owner } of owners) {
+      if (owner !== null && processAlive(Number(owner.slice(0, owner.indexOf(':'))))) continue;
+      this.stmt(`UPDATE jobs SET lease_until = ? WHERE status = 'running' AND lease_owner IS ?`).run(this.now(), owner);
+    }
   }
 
   /** Group commit: the whole batch in one transaction and (with `full`) one fsync. */
@@ -132,7 +149,7 @@ export class SqliteStore {
         }
         const token = randomUUID();
         this.stmt(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_token = ?,
-            started_at = ? WHERE seq = ?`).run(now + this.o.ackWaitMs, token, now, row.seq);
+            lease_owner = ?, started_at = ? WHERE seq = ?`).run(now + this.o.ackWaitMs, token, this.owner, now, row.seq);
         out.push({ job: rowToJob(row), attempt: row.attempts + 1, token });
       }
       return out;
@@ -186,8 +203,11 @@ export class SqliteStore {
     return info.changes > 0;
   }
 
+  /** Leases still held are given back (due now, attempts kept): nobody will finish them here. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.stmt(`UPDATE jobs SET lease_until = ? WHERE status = 'running' AND lease_owner = ?`).run(this.now(), this.owner);
+    this.db.close();
   }
 
   /** Drops finished results older than the TTL and expired idempotency keys (now and then). */
@@ -234,4 +254,10 @@ function rowToState(row: Row): JobState {
   if (row.result) s.result = decodeOutcome(row.result);
   if (row.callback) s.callback = JSON.parse(row.callback) as CallbackState;
   return s;
+}
+
+/** Whether a process with this id exists on this machine (EPERM: it does, owned by another user). */
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
