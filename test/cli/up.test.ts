@@ -119,6 +119,8 @@ test('trellis up: the function gateway with the examples deployed, answering cur
   t.after(() => up.stop());
   const out = await waitForOutput(up, /Press Ctrl-C/, 180_000);
   assert.match(out, new RegExp(`gateway +http://127\\.0\\.0\\.1:${gwPort}`));
+  const pwWhere = process.env.TRELLIS_ADMIN_PASSWORD ? 'from TRELLIS_ADMIN_PASSWORD' : `in ${join(dir, 'data', 'admin-password')}`;
+  assert.ok(out.includes(`password ${pwWhere})`), out);
   for (const fn of ['hello-node', 'wordcount-python', 'echo']) assert.match(out, new RegExp(`function +${fn}:`));
 
   const base = `http://127.0.0.1:${gwPort}`;

@@ -1,7 +1,7 @@
 /** Management API: validation, auth, secrets, info, scale, logs, persistence across restarts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUTH, PASSWORD, api, deploy, startGateway } from './gateway-helpers.js';
@@ -84,7 +84,18 @@ test('generated admin password: stored with mode 0600, printed once, reused afte
   await first.gw.close();
   const second = await startGateway(t, { dataDir, adminPassword: undefined });
   assert.equal(second.gw.adminPassword, pw);
+  assert.equal(second.gw.adminPasswordSource, `in ${file}`);
   assert.equal(second.logs.filter((l) => l.includes(pw)).length, 0, 'printed only on first start');
+  await second.gw.close();
+
+  // A password given in the environment is neither written to nor reported as the file.
+  const envDir = mkdtempSync(join(tmpdir(), 'trellis-gw-pw-env-'));
+  t.after(() => rmSync(envDir, { recursive: true, force: true }));
+  process.env.TRELLIS_ADMIN_PASSWORD = 'from-the-env';
+  const third = await startGateway(t, { dataDir: envDir, adminPassword: undefined });
+  assert.equal(third.gw.adminPassword, 'from-the-env');
+  assert.equal(third.gw.adminPasswordSource, 'from TRELLIS_ADMIN_PASSWORD');
+  assert.equal(existsSync(join(envDir, 'admin-password')), false);
 });
 
 test('CRUD, info, scale, secrets, logs; functions and secrets survive a restart', async (t) => {

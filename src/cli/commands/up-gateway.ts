@@ -79,7 +79,7 @@ export const gatewayComponent: UpComponent = {
     }
     return {
       describe: () => [
-        `gateway      ${gw.url()} (OpenFaaS API; admin user "admin", password in ${join(dataDir, 'admin-password')})`,
+        `gateway      ${gw.url()} (OpenFaaS API; admin user "admin", password ${gw.adminPasswordSource})`,
         ...deployed.map((name) => `function     ${name}: ${gw.url()}/function/${name}`),
       ],
       async stop() { await gw.close().catch(() => undefined); },

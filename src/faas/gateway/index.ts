@@ -76,6 +76,8 @@ export interface Gateway {
   address(): { host: string; port: number };
   url(): string;
   readonly adminPassword: string;
+  /** Where the admin password is kept: its file, or a note that it was given (env or option). */
+  readonly adminPasswordSource: string;
   readonly provider: RuntimeProvider;
   readonly activator: Activator;
   readonly registry: FunctionRegistry;
@@ -208,6 +210,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     address,
     url: () => { const a = address(); return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`; },
     adminPassword: pw.password,
+    adminPasswordSource: pw.file ? `in ${pw.file}` : opts.adminPassword ? 'as configured' : 'from TRELLIS_ADMIN_PASSWORD',
     provider, activator, registry: reg, store, metricsRegistry: metrics.registry,
     addRoute(method, pathPrefix, handler) { extraRoutes.push({ method: method.toUpperCase(), prefix: pathPrefix, handler }); },
     invoke: (name, req) => invokeBuffered(slow, name, req),
