@@ -1,5 +1,6 @@
 // Reads bench result lines "row<TAB>target<TAB>rps<TAB>p50<TAB>p99<TAB>cpu_us_per_cmd" (one per run)
-// and prints a markdown table of medians over rounds with Trellis/twemproxy and Trellis/direct ratios.
+// and prints a markdown table of medians over rounds with Trellis/twemproxy and Trellis/direct ratios,
+// and how many rounds Trellis won against twemproxy (the n-th run of each target in a row is round n).
 import { readFileSync } from 'node:fs';
 
 const lines = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean);
@@ -21,15 +22,25 @@ const median = (xs) => {
 const stat = (row, target, k) => median((runs.get(row)?.get(target) ?? []).map((r) => r[k]));
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
 const lat = (row, t) => `${fmt(stat(row, t, 'p50'), 3)} / ${fmt(stat(row, t, 'p99'), 3)}`;
+/** "ops/s wins · p99 wins" of trellis over twemproxy, round by round (a p99 tie counts as a win: no worse). */
+const wins = (row) => {
+  const tr = runs.get(row)?.get('trellis') ?? [];
+  const tw = runs.get(row)?.get('twemproxy') ?? [];
+  const n = Math.min(tr.length, tw.length);
+  if (n === 0) return 'n/a';
+  let ops = 0, p99 = 0;
+  for (let i = 0; i < n; i++) { if (tr[i].rps > tw[i].rps) ops++; if (tr[i].p99 <= tw[i].p99) p99++; }
+  return `${ops}/${n} · ${p99}/${n}`;
+};
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
 
 const out = [];
-out.push('| row | direct ops/s | twemproxy ops/s | trellis ops/s | direct p50/p99 ms | twemproxy p50/p99 ms | trellis p50/p99 ms | trellis µs CPU/cmd | twemproxy µs CPU/cmd | trellis/twemproxy | trellis/direct |');
-out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+out.push('| row | direct ops/s | twemproxy ops/s | trellis ops/s | direct p50/p99 ms | twemproxy p50/p99 ms | trellis p50/p99 ms | trellis µs CPU/cmd | twemproxy µs CPU/cmd | trellis/twemproxy | rounds won vs twemproxy (ops/s · p99) | trellis/direct |');
+out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rowOrder) {
   const d = stat(row, 'direct', 'rps');
   const tw = stat(row, 'twemproxy', 'rps');
   const tr = stat(row, 'trellis', 'rps');
-  out.push(`| ${row} | ${fmt(d)} | ${fmt(tw)} | ${fmt(tr)} | ${lat(row, 'direct')} | ${lat(row, 'twemproxy')} | ${lat(row, 'trellis')} | ${fmt(stat(row, 'trellis', 'cpu'), 1)} | ${fmt(stat(row, 'twemproxy', 'cpu'), 1)} | ${ratio(tr, tw)} | ${ratio(tr, d)} |`);
+  out.push(`| ${row} | ${fmt(d)} | ${fmt(tw)} | ${fmt(tr)} | ${lat(row, 'direct')} | ${lat(row, 'twemproxy')} | ${lat(row, 'trellis')} | ${fmt(stat(row, 'trellis', 'cpu'), 1)} | ${fmt(stat(row, 'twemproxy', 'cpu'), 1)} | ${ratio(tr, tw)} | ${wins(row)} | ${ratio(tr, d)} |`);
 }
 process.stdout.write(`${out.join('\n')}\n`);
