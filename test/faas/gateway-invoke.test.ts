@@ -215,6 +215,8 @@ test('metrics: OpenFaaS names with the right counts', async (t) => {
   assert.equal(value(/^gateway_function_invocation_started\{function_name="counted"\} (\d+)$/m), 5);
   assert.equal(value(/^gateway_functions_seconds_count\{function_name="counted",code="200"\} (\d+)$/m), 3);
   assert.equal(value(/^gateway_service_count\{function_name="counted"\} (\d+)$/m), 1);
+  assert.ok(value(/^process_resident_memory_bytes (\d+)$/m) > 1e6, 'process metrics are exposed');
+  assert.ok(value(/^process_open_fds (\d+)$/m) > 0);
   const status = JSON.parse((await api(url, 'GET', '/system/function/counted')).text);
   assert.equal(status.invocationCount, 5);
 });

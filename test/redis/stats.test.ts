@@ -11,10 +11,10 @@ import { startAdminServer } from '../../src/redis/admin/admin-server.js';
 
 function metric(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const m = /^[^{]+\{([^}]*)\} (\S+)$/.exec(line);
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^[^{ ]+(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!m) continue;
-    const got = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const got = Object.fromEntries([...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[2]);
   }
   return undefined;
@@ -60,6 +60,11 @@ test('per-command, per-caller metrics with bounded callers; /stats, /healthz, /r
   assert.equal(metric(text, 'trellis_redis_backend_healthy', { backend: backends[1].address }), 1);
   assert.equal(metric(text, 'trellis_redis_downstream_connections', { pool: 'cache' }), 3);
   assert.ok((metric(text, 'trellis_redis_downstream_bytes_received_total', { pool: 'cache' }) ?? 0) > 500);
+  // The process' own metrics, as Prometheus' client libraries name them.
+  assert.ok((metric(text, 'process_resident_memory_bytes', {}) ?? 0) > 1e6);
+  assert.ok((metric(text, 'process_cpu_seconds_total', {}) ?? 0) > 0);
+  assert.ok((metric(text, 'nodejs_heap_size_used_bytes', {}) ?? 0) > 0);
+  assert.match(text, /^# TYPE nodejs_eventloop_lag_p99_seconds gauge$/m);
 
   const stats = await (await fetch(`${base}/stats`)).json() as { pools: Array<{ pool: string; governance: { callers: Array<{ caller: string }> } }> };
   assert.equal(stats.pools[0].pool, 'cache');

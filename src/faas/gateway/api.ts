@@ -12,6 +12,7 @@ import { ConflictError, FunctionRegistry, NAMESPACE, NotFoundError } from './fun
 import { HttpError, readJson, sendJson, sendText } from './http-util.js';
 import { forwardViaHttp, type SlowPathContext } from './invoke.js';
 import type { GatewayMetrics } from './metrics.js';
+import { scrapeWithProcessMetrics } from '../../mesh/index.js';
 import {
   NAME_RE, ValidationError, deleteSchema, parseOrThrow, scaleSchema, secretDeleteSchema, secretSchema,
 } from './validation.js';
@@ -72,7 +73,7 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   switch (route) {
     case 'GET /healthz': sendText(res, 200, 'OK'); return;
     case 'GET /metrics': {
-      const body = await ctx.metrics.registry.metrics();
+      const body = await scrapeWithProcessMetrics(ctx.metrics.registry);
       res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
       res.end(body);
       return;

@@ -4,6 +4,7 @@
  * cost ~2 µs per request); the series are produced when /metrics is scraped.
  */
 import { Gauge, Registry } from 'prom-client';
+import { startProcessMetrics } from '../../mesh/index.js';
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -60,6 +61,7 @@ function scraped(registry: Registry, name: string, help: string, type: 'counter'
 
 export function createGatewayMetrics(replicasOf: (name: string) => number, functionNames: () => string[]): GatewayMetrics {
   const registry = new Registry();
+  startProcessMetrics();
   const byName = new Map<string, FunctionMetrics>();
 
   scraped(registry, 'gateway_function_invocation_started', 'Function invocations started', 'counter', () =>

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { RedisProxy } from '../proxy.js';
 import { createProxyRegistry } from '../stats/prometheus.js';
+import { scrapeWithProcessMetrics, startProcessMetrics } from '../../mesh/index.js';
 
 export interface AdminServer {
   readonly port: number;
@@ -26,6 +27,7 @@ export function readiness(proxies: readonly RedisProxy[]): { ready: boolean; poo
 
 export async function startAdminServer(listen: { host: string; port: number }, proxies: () => readonly RedisProxy[]): Promise<AdminServer> {
   const registry = createProxyRegistry(proxies);
+  startProcessMetrics();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (code: number, type: string, body: string) => {
@@ -34,7 +36,7 @@ export async function startAdminServer(listen: { host: string; port: number }, p
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (path === '/metrics') {
-      registry.metrics().then((m) => send(200, registry.contentType, m), (e: Error) => send(500, 'text/plain', `${e.message}\n`));
+      scrapeWithProcessMetrics(registry).then((m) => send(200, registry.contentType, m), (e: Error) => send(500, 'text/plain', `${e.message}\n`));
     } else if (path === '/stats') {
       send(200, 'application/json', JSON.stringify({ pools: proxies().map((p) => p.stats()) }, null, 2));
     } else if (path === '/healthz') {
