@@ -19,9 +19,9 @@ import { ConfigError, normalizePool, parseTwemServer, type RedisPoolConfig, type
 /** twemproxy keys we honour, and those accepted but without effect (documented in README). */
 const TWEM_HONOURED = new Set([
   'listen', 'hash', 'hash_tag', 'distribution', 'timeout', 'servers', 'redis', 'server_connections',
-  'auto_eject_hosts', 'server_retry_timeout', 'server_failure_limit', 'redis_auth',
+  'auto_eject_hosts', 'server_retry_timeout', 'server_failure_limit', 'redis_auth', 'redis_db',
 ]);
-const TWEM_IGNORED = new Set(['backlog', 'preconnect', 'client_connections', 'tcpkeepalive', 'reuseport', 'redis_db']);
+const TWEM_IGNORED = new Set(['backlog', 'preconnect', 'client_connections', 'tcpkeepalive', 'reuseport']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,7 +38,6 @@ function twemPool(name: string, p: Record<string, unknown>): RedisPoolConfig {
     throw new ConfigError(`${name}.${key}: unknown twemproxy setting`);
   }
   if (p.redis !== true) throw new ConfigError(`${name}.redis: must be true (memcached pools are not supported)`);
-  if (p.redis_db !== undefined && Number(p.redis_db) !== 0) throw new ConfigError(`${name}.redis_db: only database 0 is supported`);
   if (!Array.isArray(p.servers) || p.servers.length === 0) throw new ConfigError(`${name}.servers: expected a non-empty list`);
   const backends = p.servers.map((s, i) => parseTwemServer(String(s), `${name}.servers[${i}]`));
   if (typeof p.listen === 'string' && p.listen.startsWith('/')) throw new ConfigError(`${name}.listen: unix sockets are not supported`);
@@ -50,6 +49,7 @@ function twemPool(name: string, p: Record<string, unknown>): RedisPoolConfig {
     distribution: p.distribution,
     timeout: p.timeout,
     server_connections: p.server_connections,
+    redis_db: p.redis_db,
     auto_eject_hosts: p.auto_eject_hosts,
     server_retry_timeout: p.server_retry_timeout,
     server_failure_limit: p.server_failure_limit,

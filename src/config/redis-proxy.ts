@@ -41,6 +41,8 @@ export interface RedisPoolConfig {
   connectTimeoutMs: number;
   /** Multiplexed connections per backend (twemproxy `server_connections`). */
   serverConnections: number;
+  /** Database the backends' connections select (twemproxy `redis_db`); clients see it as database 0. */
+  redisDb: number;
   /** twemproxy ejection: remove a failing backend from the ring for serverRetryTimeoutMs. */
   autoEjectHosts: boolean;
   serverRetryTimeoutMs: number;
@@ -125,6 +127,7 @@ const poolSchema = z.strictObject({
   timeout: z.number().int().min(0).default(0),
   connect_timeout: z.number().int().min(1).optional(),
   server_connections: z.number().int().min(1).max(64).default(1),
+  redis_db: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   auto_eject_hosts: z.boolean().default(false),
   server_retry_timeout: z.number().int().min(1).default(30000),
   server_failure_limit: z.number().int().min(1).default(2),
@@ -175,6 +178,7 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
   }
   const timeoutMs = p.timeout;
   if (p.cluster !== undefined && p.distribution !== 'cluster') throw new ConfigError(`${field}.cluster: only meaningful with distribution: cluster`);
+  if (p.distribution === 'cluster' && p.redis_db !== 0) throw new ConfigError(`${field}.redis_db: Redis Cluster only has database 0`);
   if (p.distribution === 'cluster' && governance) {
     const refused = clusterRefusedGovernance(p);
     if (refused) throw new ConfigError(`${issuePath(field, refused.split('.'))}: not supported with distribution: cluster (${CLUSTER_REFUSALS[refused]})`);
@@ -188,6 +192,7 @@ export function normalizePool(input: unknown, field: string, defaultName = 'defa
     timeoutMs,
     connectTimeoutMs: p.connect_timeout ?? (timeoutMs > 0 ? Math.min(timeoutMs, 1000) : 1000),
     serverConnections: p.server_connections,
+    redisDb: p.redis_db,
     autoEjectHosts: p.auto_eject_hosts,
     serverRetryTimeoutMs: p.server_retry_timeout,
     serverFailureLimit: p.server_failure_limit,
@@ -226,6 +231,7 @@ export interface PoolOptions {
   timeoutMs?: number;
   connectTimeoutMs?: number;
   serverConnections?: number;
+  redisDb?: number;
   autoEjectHosts?: boolean;
   serverRetryTimeoutMs?: number;
   serverFailureLimit?: number;
@@ -241,7 +247,7 @@ export function poolFromOptions(o: PoolOptions, field = 'pool'): RedisPoolConfig
   const input: Record<string, unknown> = {
     name: o.name, listen: o.listen, distribution: o.distribution, hash: o.hash, hash_tag: o.hashTag,
     timeout: o.timeoutMs, connect_timeout: o.connectTimeoutMs, server_connections: o.serverConnections,
-    auto_eject_hosts: o.autoEjectHosts, server_retry_timeout: o.serverRetryTimeoutMs,
+    redis_db: o.redisDb, auto_eject_hosts: o.autoEjectHosts, server_retry_timeout: o.serverRetryTimeoutMs,
     server_failure_limit: o.serverFailureLimit, max_request_bytes: o.maxRequestBytes, ...o.governance,
     cluster: o.cluster && clusterOptionsToInput(o.cluster),
     backends: o.backends?.map((b) => (typeof b === 'string' ? b : {

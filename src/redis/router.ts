@@ -6,7 +6,7 @@
 import type { RedisPoolConfig } from '../config/index.js';
 import { createDistributor, type DistributionName, type Distributor, type HashName } from '../sharding/index.js';
 import { Backend } from './backend.js';
-import { backendConnectionOptions } from './governance/backend-options.js';
+import { backendConnectionOptions, backendHandshake } from './governance/backend-options.js';
 import { prefixDistributor } from './routing/prefix-routes.js';
 import type { UpstreamEvent } from './upstream-connection.js';
 
@@ -37,6 +37,7 @@ export class Router {
       timeoutMs: pool.timeoutMs,
       maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024),
       ...backendConnectionOptions(pool, spec),
+      handshake: backendHandshake(pool, spec),
     }, (ok, ev) => this.onOutcome(this.backends.indexOf(b), ok, ev)); // index looked up: hot reload reorders
     return b;
   }

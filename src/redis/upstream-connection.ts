@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { HandshakeReply } from './auth/upstream-auth.js';
+import { HandshakeReply, handshakeSubject } from './auth/upstream-auth.js';
 import { ReplyScanner } from '../resp/index.js';
 import { reconnectDelay } from './backoff.js';
 import { Fifo } from './fifo.js';
@@ -160,7 +160,8 @@ export class UpstreamConnection implements Flushable {
     if (o.handshake) {
       // Several commands (AUTH, then READONLY on cluster replica connections): each reply checked.
       for (const h of Array.isArray(o.handshake) ? o.handshake : [o.handshake]) {
-        this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, why)));
+        const subject = handshakeSubject(h);
+        this.pending.push(new HandshakeReply(() => o.onEvent?.('authenticated'), (why) => this.onAuthRejected(sock, subject, why)));
         this.tags.push(-1);
         this.out.push(h);
       }
@@ -226,13 +227,13 @@ export class UpstreamConnection implements Flushable {
     this.scheduleReconnect(reconnectDelay(this.failures));
   }
 
-  private onAuthRejected(sock: net.Socket, why: string): void {
+  private onAuthRejected(sock: net.Socket, subject: string, why: string): void {
     if (this.socket !== sock) return;
     this.authFailures++;
     this.errors++;
     this.lastAuthError = why;
     this.opts.onEvent?.('auth-failed');
-    this.drop(backendError(this.opts.label, `rejected the proxy's credentials (${why})`));
+    this.drop(backendError(this.opts.label, `rejected the proxy's ${subject} (${why})`));
     this.failures++;
     this.scheduleReconnect(reconnectDelay(this.failures));
   }

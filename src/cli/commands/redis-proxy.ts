@@ -21,6 +21,7 @@ interface Flags {
   timeout?: string;
   connectTimeout?: string;
   serverConnections?: string;
+  redisDb?: string;
   readPolicy?: string;
   maxRedirects?: string;
   config?: string;
@@ -30,7 +31,7 @@ interface Flags {
 
 const FLAG_OF: Record<string, string> = {
   listen: '--listen', distribution: '--distribution', hash: '--hash', hash_tag: '--hash-tag', timeout: '--timeout',
-  connect_timeout: '--connect-timeout', server_connections: '--server-connections', backends: '--backend',
+  connect_timeout: '--connect-timeout', server_connections: '--server-connections', redis_db: '--redis-db', backends: '--backend',
 };
 
 function intFlag(v: string | undefined, flag: string, min: number): number | undefined {
@@ -43,7 +44,7 @@ function intFlag(v: string | undefined, flag: string, min: number): number | und
 export function configFromFlags(f: Flags): RedisProxyConfig {
   const workers = intFlag(f.workers, '--workers', 1);
   if (f.config) {
-    const poolFlags = ['listen', 'distribution', 'hash', 'hashTag', 'timeout', 'connectTimeout', 'serverConnections', 'readPolicy', 'maxRedirects'] as const;
+    const poolFlags = ['listen', 'distribution', 'hash', 'hashTag', 'timeout', 'connectTimeout', 'serverConnections', 'redisDb', 'readPolicy', 'maxRedirects'] as const;
     const clash = poolFlags.find((k) => f[k] !== undefined) ?? (f.backend.length ? 'backend' : undefined);
     if (clash) throw new ConfigError(`--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: cannot be combined with --config (put it in the file)`);
     const cfg = loadProxyConfig(f.config);
@@ -60,6 +61,7 @@ export function configFromFlags(f: Flags): RedisProxyConfig {
     timeoutMs: intFlag(f.timeout, '--timeout', 0),
     connectTimeoutMs: intFlag(f.connectTimeout, '--connect-timeout', 1),
     serverConnections: intFlag(f.serverConnections, '--server-connections', 1),
+    redisDb: intFlag(f.redisDb, '--redis-db', 0),
     ...(cluster ? { cluster } : {}),
   };
   try {
@@ -152,6 +154,7 @@ export function registerRedisProxy(program: Command): void {
     .option('--timeout <ms>', 'request timeout in ms (0 = wait forever, like twemproxy)')
     .option('--connect-timeout <ms>', 'backend connect timeout in ms (default 1000)')
     .option('--server-connections <n>', 'connections per backend, shared by all clients (default 1)')
+    .option('--redis-db <n>', 'database the backend connections select (twemproxy redis_db); clients see it as database 0 (default 0)')
     .option('--config <file>', 'our YAML or a twemproxy (nutcracker) YAML file')
     .option('--workers <n>', 'processes sharing the listen port (default 1)')
     .option('--admin <host:port>', 'admin HTTP server: /metrics (Prometheus), /stats, /healthz, /ready')

@@ -35,6 +35,7 @@ export function applyReload(
     return { gov, config: prev, notes };
   }
   const sameConnections = prev.serverConnections === next.serverConnections && prev.connectTimeoutMs === next.connectTimeoutMs
+    && prev.redisDb === next.redisDb
     && prev.maxRequestBytes === next.maxRequestBytes && same(prev.governance?.upstreamAuth, next.governance?.upstreamAuth)
     && same(prev.governance?.upstreamTls, next.governance?.upstreamTls);
   gov?.close();

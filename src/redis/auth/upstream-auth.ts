@@ -12,6 +12,18 @@ export function authCommand(c: Credentials): Buffer {
   return encodeCommand(args.map((a) => Buffer.from(a)));
 }
 
+/** `SELECT db` as RESP bytes (twemproxy's redis_db, or a client's SELECT on a dedicated connection). */
+export function selectCommand(db: number): Buffer {
+  return encodeCommand(['SELECT', String(db)]);
+}
+
+const SELECT_PREFIX = Buffer.from('*2\r\n$6\r\nSELECT\r\n');
+
+/** What a refused handshake command was about, for the error text clients and logs see. */
+export function handshakeSubject(cmd: Buffer): string {
+  return cmd.subarray(0, SELECT_PREFIX.length).equals(SELECT_PREFIX) ? 'database selection' : 'credentials';
+}
+
 /** Receives the handshake reply: `+OK` → onOk; an error → onFail with Redis' own text (no credentials in it). */
 export class HandshakeReply implements ReplyTarget {
   constructor(private readonly onOk: () => void, private readonly onFail: (why: string) => void) {}

@@ -65,7 +65,10 @@ export class StatefulFeatures implements FeatureContext {
   private readonly handlers = new Map<string, FeatureHandler>();
 
   /** basic(name): the proxy's plain local handler for a command (fallback for CLIENT subcommands, HELLO 2). */
+  private readonly config: () => RedisPoolConfig;
+
   constructor(readonly router: Router, config: RedisPoolConfig | (() => RedisPoolConfig), basic: (name: string) => FeatureHandler | undefined) {
+    this.config = typeof config === 'function' ? config : () => config;
     this.pool = new DedicatedPool(router, config);
     this.dbs = new DbConnections(this.pool, router);
     this.tx = new Transactions(this);
@@ -145,6 +148,9 @@ export class StatefulFeatures implements FeatureContext {
     if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) return s.reply(errorReply('ERR value is not an integer or out of range'));
     const db = Number(v);
     if (db < 0) return s.reply(errorReply('ERR DB index is out of range'));
+    const pinned = this.config().redisDb;
+    // twemproxy's redis_db: the pool's one database, which clients see as 0.
+    if (pinned !== 0 && db !== 0) return s.reply(errorReply(`ERR SELECT is not allowed: this pool serves database ${pinned} (redis_db) as database 0`));
     if (db === 0) { if (s.state !== null) s.state.db = 0; return s.reply(OK); }
     const st = this.stateOf(s);
     const prev = st.db;

@@ -4,10 +4,9 @@
  * pay a TCP handshake each. A connection comes back to the idle list only when its owner
  * says it is clean (no MULTI/WATCH/subscription/blocked call left on it); otherwise it is closed.
  */
-import { encodeCommand } from '../../resp/index.js';
 import type { RedisPoolConfig } from '../../config/index.js';
 import { errorReply } from '../errors.js';
-import { backendConnectionOptions } from '../governance/backend-options.js';
+import { backendConnectionOptions, backendHandshake } from '../governance/backend-options.js';
 import type { Router } from '../router.js';
 import { DedicatedConnection } from './dedicated-connection.js';
 
@@ -64,9 +63,8 @@ export class DedicatedPool {
     const spec = b.spec;
     const pool = this.config();
     const extra = backendConnectionOptions(pool, spec);
-    const handshake: Buffer[] = [];
-    if (extra.handshake) handshake.push(extra.handshake);
-    if (db !== 0) handshake.push(encodeCommand(['SELECT', String(db)]));
+    // A client's database 0 is the pool's redis_db (twemproxy presents that as 0 too).
+    const handshake = backendHandshake(pool, spec, db === 0 ? pool.redisDb : db);
     const c = new DedicatedConnection({
       host: spec.host, port: spec.port, label: b.address, connectTimeoutMs: pool.connectTimeoutMs,
       maxReplyBytes: Math.max(pool.maxRequestBytes, 512 * 1024 * 1024), handshake, tls: extra.tls,

@@ -1,9 +1,12 @@
-/** Per-backend connection extras from governance: the upstream AUTH handshake and TLS options. */
+/**
+ * Per-backend connection extras: the upstream AUTH handshake and TLS options (governance), and
+ * the commands every new connection of a static pool sends first (AUTH, then SELECT redis_db).
+ */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { BackendSpec, RedisPoolConfig } from '../../config/index.js';
 import { upstreamCredentials } from '../../config/redis-governance.js';
-import { authCommand } from '../auth/upstream-auth.js';
+import { authCommand, selectCommand } from '../auth/upstream-auth.js';
 
 export function upstreamTlsOptions(pool: RedisPoolConfig): ConnectionOptions | undefined {
   const t = pool.governance?.upstreamTls;
@@ -25,5 +28,18 @@ export function backendConnectionOptions(pool: RedisPoolConfig, spec: BackendSpe
   if (creds) out.handshake = authCommand(creds);
   const tls = upstreamTlsOptions(pool);
   if (tls) out.tls = tls;
+  return out;
+}
+
+/**
+ * What a new connection to `spec` sends before any traffic, each reply checked: AUTH when
+ * upstream credentials are set, then SELECT when the connection's database is not 0. `db` is
+ * the pool's `redis_db` unless a client selected another database.
+ */
+export function backendHandshake(pool: RedisPoolConfig, spec: BackendSpec, db = pool.redisDb): Buffer[] {
+  const out: Buffer[] = [];
+  const auth = backendConnectionOptions(pool, spec).handshake;
+  if (auth) out.push(auth);
+  if (db !== 0) out.push(selectCommand(db));
   return out;
 }

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { encodeCommand, ReplyScanner } from '../../resp/index.js';
+import { handshakeSubject } from '../auth/upstream-auth.js';
 
 export type CheckResult = { ok: true } | { ok: false; reason: string };
 
@@ -15,7 +16,8 @@ export interface ActiveCheckOptions {
   port: number;
   timeoutMs: number;
   key?: string;
-  handshake?: Buffer;
+  /** Sent first on each new connection (AUTH, SELECT redis_db), each reply checked. */
+  handshake?: readonly Buffer[];
   tls?: ConnectionOptions;
 }
 
@@ -46,9 +48,11 @@ export class ActiveChecker {
     try {
       const fresh = this.sock === null;
       if (fresh) await this.connect();
-      if (fresh && this.o.handshake) {
-        const r = await this.send(this.o.handshake);
-        if (r[0] === 45) { this.reset(); return { ok: false, reason: `upstream auth rejected: ${text(r)}` }; }
+      if (fresh) {
+        for (const cmd of this.o.handshake ?? []) {
+          const r = await this.send(cmd);
+          if (r[0] === 45) { this.reset(); return { ok: false, reason: `upstream ${handshakeSubject(cmd)} rejected: ${text(r)}` }; }
+        }
       }
       const r = await this.send(this.probe);
       if (r[0] === 45) return { ok: false, reason: `error reply: ${text(r)}` };

@@ -9,7 +9,7 @@ import type { RedisPoolConfig } from '../../config/index.js';
 import { errorReply } from '../../resp/index.js';
 import type { Router } from '../router.js';
 import type { UpstreamEvent } from '../upstream-connection.js';
-import { backendConnectionOptions, upstreamTlsOptions } from '../governance/backend-options.js';
+import { backendHandshake, upstreamTlsOptions } from '../governance/backend-options.js';
 import { ActiveChecker } from './active-checker.js';
 
 export interface BackendHealth {
@@ -58,7 +58,7 @@ export class HealthManager {
     const tlsOpts = upstreamTlsOptions(pool);
     this.checkers = pool.backends.map((spec) => hc ? new ActiveChecker({
       host: spec.host, port: spec.port, timeoutMs: hc.timeoutMs, key: hc.key,
-      handshake: backendConnectionOptions(pool, spec).handshake, tls: tlsOpts,
+      handshake: backendHandshake(pool, spec), tls: tlsOpts,
     }) : null);
     const od = g.outlierDetection;
     this.outlier = od ? new OutlierDetector(this.names, {
