@@ -127,3 +127,20 @@ test('redis_db: keys written through twemproxy with redis_db are found through T
   const got = await viaTrellis.mget(...keys);
   assert.deepEqual(got, keys.map((k) => `v-${k}`));
 });
+
+test('redis_db: mirrored writes land in the same database of the mirror servers', async (t) => {
+  const [primary, mirror] = await startRedisMany(2, t);
+  const proxy = await startRedisProxy({
+    listen: '127.0.0.1:0', backends: [primary.address], redisDb: 4,
+    governance: { mirror: { backends: [mirror.address] } },
+  });
+  t.after(() => proxy.close(100));
+  const c = await RawClient.connect(proxy.address().port);
+  t.after(() => c.close());
+  for (let i = 0; i < 10; i++) assert.equal(await c.call('SET', `m${i}`, 'v'), 'OK');
+  const deadline = Date.now() + 10_000;
+  // Mirroring is fire-and-forget: wait for the copies to be applied.
+  while (await keysIn([mirror], 4) < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await keysIn([mirror], 4), 10);
+  assert.equal(await keysIn([mirror], 0), 0);
+});

@@ -25,6 +25,8 @@ export class Mirror implements ReplyTarget {
     this.router = new Router(poolFromOptions({
       name: `${pool.name}-mirror`, listen: '127.0.0.1:0', backends: m.backends, distribution: m.distribution,
       hash: m.hash, hashTag: m.hashTag, connectTimeoutMs: pool.connectTimeoutMs, timeoutMs: pool.timeoutMs || 5000,
+      // The copied traffic lands in the same database as the original (redis_db).
+      redisDb: pool.redisDb,
     }, 'mirror'));
     for (const b of this.router.backends) {
       b.gate = (clientId) => (b.connectionFor(clientId).outstanding >= MAX_PENDING ? (this.dropped++, SHED) : null);
