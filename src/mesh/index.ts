@@ -11,4 +11,4 @@ export {
   OutlierDetector, OUTLIER_DEFAULTS,
   type OutlierDetectionOptions, type OutlierEvent, type FailureKind, type EjectionReason,
 } from './outlier-detection.js';
-export { scrapeWithProcessMetrics, startProcessMetrics } from './process-metrics.js';
+export { processRegistry, scrapeWithProcessMetrics, startProcessMetrics } from './process-metrics.js';

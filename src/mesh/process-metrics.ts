@@ -9,7 +9,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 
 let shared: Registry | null = null;
 
-function processRegistry(): Registry {
+/** The registry holding them (a cluster worker hands it to prom-client's aggregator). */
+export function processRegistry(): Registry {
   if (shared === null) {
     shared = new Registry();
     // Event-loop lag sampled every 100 ms rather than prom-client's 10 ms: an idle sidecar

@@ -10,7 +10,7 @@ import {
 } from '../../config/index.js';
 import { READ_POLICIES, type ReadPolicy } from '../../config/redis-cluster.js';
 import { startRedisProxy, type RedisProxy } from '../../redis/index.js';
-import { prepareAdmin, startProxyServices } from '../../redis/admin/cli-hooks.js';
+import { prepareAdmin, startProxyServices, startWorkersAdmin } from '../../redis/admin/cli-hooks.js';
 
 interface Flags {
   listen?: string;
@@ -110,9 +110,10 @@ async function runPools(cfg: RedisProxyConfig, flags: Flags = { backend: [] }): 
   process.once('SIGTERM', stop);
 }
 
-function runPrimary(cfg: RedisProxyConfig): void {
+async function runPrimary(cfg: RedisProxyConfig, admin: string | undefined): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
+  const stopAdmin = admin !== undefined ? await startWorkersAdmin(admin) : async () => {};
   const fork = () => cluster.fork();
   for (let i = 0; i < cfg.workers; i++) fork();
   let online = 0;
@@ -130,6 +131,7 @@ function runPrimary(cfg: RedisProxyConfig): void {
   });
   const stop = () => {
     stopping = true;
+    void stopAdmin();
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     let left = Object.keys(cluster.workers ?? {}).length;
     if (left === 0) process.exit(0);
@@ -170,7 +172,7 @@ export function registerRedisProxy(program: Command): void {
         }
         throw err;
       }
-      if (cfg.workers > 1 && cluster.isPrimary) return runPrimary(cfg);
+      if (cfg.workers > 1 && cluster.isPrimary) return runPrimary(cfg, flags.admin);
       await runPools(cfg, flags);
     });
 }

@@ -4,8 +4,9 @@
  */
 import http from 'node:http';
 import type { RedisProxy } from '../proxy.js';
-import { createProxyRegistry } from '../stats/prometheus.js';
-import { scrapeWithProcessMetrics, startProcessMetrics } from '../../mesh/index.js';
+import { localAdminSource, type AdminSource } from './admin-source.js';
+
+export { readiness } from './admin-source.js';
 
 export interface AdminServer {
   readonly port: number;
@@ -13,21 +14,9 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-export function readiness(proxies: readonly RedisProxy[]): { ready: boolean; pools: Record<string, string> } {
-  const pools: Record<string, string> = {};
-  let ready = proxies.length > 0;
-  for (const p of proxies) {
-    const st = p.stats();
-    const healthy = st.backends.filter((b, i) => b.connected && (st.governance?.backends[i].healthy ?? true)).length;
-    pools[p.config.name] = `${healthy}/${st.backends.length} backends healthy and connected`;
-    if (healthy === 0) ready = false;
-  }
-  return { ready, pools };
-}
-
-export async function startAdminServer(listen: { host: string; port: number }, proxies: () => readonly RedisProxy[]): Promise<AdminServer> {
-  const registry = createProxyRegistry(proxies);
-  startProcessMetrics();
+/** `from`: this process' proxies, or an AdminSource (the workers of `--workers N`, asked by the primary). */
+export async function startAdminServer(listen: { host: string; port: number }, from: (() => readonly RedisProxy[]) | AdminSource): Promise<AdminServer> {
+  const source = typeof from === 'function' ? localAdminSource(from) : from;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (code: number, type: string, body: string) => {
@@ -35,15 +24,15 @@ export async function startAdminServer(listen: { host: string; port: number }, p
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    const failed = (e: Error) => send(500, 'text/plain', `${e.message}\n`);
     if (path === '/metrics') {
-      scrapeWithProcessMetrics(registry).then((m) => send(200, registry.contentType, m), (e: Error) => send(500, 'text/plain', `${e.message}\n`));
+      source.metrics().then((m) => send(200, source.contentType, m), failed);
     } else if (path === '/stats') {
-      send(200, 'application/json', JSON.stringify({ pools: proxies().map((p) => p.stats()) }, null, 2));
+      source.stats().then((s) => send(200, 'application/json', JSON.stringify(s, null, 2)), failed);
     } else if (path === '/healthz') {
       send(200, 'text/plain', 'ok\n');
     } else if (path === '/ready') {
-      const r = readiness(proxies());
-      send(r.ready ? 200 : 503, 'application/json', JSON.stringify(r));
+      source.ready().then((r) => send(r.ready ? 200 : 503, 'application/json', JSON.stringify(r)), failed);
     } else {
       send(404, 'text/plain', 'not found: try /metrics, /stats, /healthz, /ready\n');
     }

@@ -4,7 +4,9 @@
  */
 import { ConfigError, type RedisProxyConfig } from '../../config/index.js';
 import type { RedisProxy } from '../proxy.js';
+import cluster from 'node:cluster';
 import { startAdminServer } from './admin-server.js';
+import { serveAdminToPrimary, workersAdminSource } from './admin-source.js';
 import { watchConfig } from './reload.js';
 
 export function parseAdminFlag(v: string): { host: string; port: number } {
@@ -17,7 +19,6 @@ export function parseAdminFlag(v: string): { host: string; port: number } {
 export function prepareAdmin(cfg: RedisProxyConfig, admin: string | undefined): void {
   if (admin === undefined) return;
   parseAdminFlag(admin);
-  if (cfg.workers > 1) throw new ConfigError('--admin: only with --workers 1 for now (stats are per process)');
   for (const p of cfg.pools) p.governance ??= { stats: { topCallers: 20, maxCallers: 200 } };
 }
 
@@ -25,11 +26,20 @@ export function prepareAdmin(cfg: RedisProxyConfig, admin: string | undefined): 
 /** `command` names the CLI command in the line announcing the admin server. */
 export async function startProxyServices(o: { admin?: string; config?: string; command?: string }, proxies: RedisProxy[]): Promise<() => Promise<void>> {
   const stops: Array<() => unknown> = [];
-  if (o.admin !== undefined) {
+  // A worker of `--workers N`: the primary serves the admin port and asks the workers.
+  if (o.admin !== undefined && cluster.isWorker) stops.push(serveAdminToPrimary(() => proxies));
+  else if (o.admin !== undefined) {
     const a = await startAdminServer(parseAdminFlag(o.admin), () => proxies);
     process.stdout.write(`${o.command ?? 'trellis redis-proxy'}: admin on http://${a.host}:${a.port} (/metrics /stats /healthz /ready)\n`);
     stops.push(() => a.close());
   }
   if (o.config !== undefined) stops.push(watchConfig(o.config, proxies));
   return async () => { for (const s of stops) await s(); };
+}
+
+/** In the primary of `--workers N`: the admin server, reporting what the workers answer. */
+export async function startWorkersAdmin(admin: string): Promise<() => Promise<void>> {
+  const a = await startAdminServer(parseAdminFlag(admin), workersAdminSource());
+  process.stdout.write(`trellis redis-proxy: admin on http://${a.host}:${a.port} (/metrics /stats /healthz /ready, every worker)\n`);
+  return () => a.close();
 }
