@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisServer } from '../helpers/servers.js';
 import { keysPerShard, proxyFixture, rawExchange } from './proxy-helpers.js';
+import { repliesAwaited } from '../../src/redis/upstream-connection.js';
 
 const DEBUG = ['--enable-debug-command', 'yes'];
 
@@ -80,6 +81,43 @@ test('request timeout: a stalled backend gives its keys an error after timeout; 
   await sleeping;
   await eventually(async () => (await c.set(stalled[0], 'back')) === 'OK');
   assert.ok(f.proxy.stats().backends[0].server_timedout >= 1);
+});
+
+test('requests awaiting replies are counted exactly through load, a timeout and a dead backend', async (t) => {
+  // Upstream writes are held an iteration while this count is above zero: a count that drifts
+  // up would add that delay for ever, one that drifts down would stop the batching.
+  const f = await proxyFixture(t, 3, { timeoutMs: 400 }, DEBUG);
+  const clients = Array.from({ length: 8 }, () => f.client());
+  const [s0, s1, s2] = keysPerShard(f, 'aw', 20);
+  const load = () => Promise.all(clients.map(async (c, i) => {
+    const p = c.pipeline();
+    for (let j = 0; j < 20; j++) p.set(s0[j], `${i}`).get(s1[j]).mget(s0[j], s1[j], s2[j]).incr(s2[j]);
+    await p.exec();
+  }));
+  await load();
+  await eventually(async () => repliesAwaited() === 0);
+
+  // A stalled backend: requests wait on it (counted), then time out (no longer counted).
+  const sleeping = f.direct(0).call('debug', 'sleep', '1');
+  await new Promise((r) => setTimeout(r, 50));
+  const stalled = Promise.allSettled(clients.map((c) => c.get(s0[0])));
+  await eventually(async () => repliesAwaited() >= clients.length);
+  const results = await stalled;
+  assert.ok(results.every((r) => r.status === 'rejected' && /timed out/.test(String(r.reason))));
+  await sleeping;
+  await eventually(async () => repliesAwaited() === 0);
+
+  // A backend killed while requests wait on it.
+  const sleeping2 = f.direct(1).call('debug', 'sleep', '5').catch(() => {});
+  await new Promise((r) => setTimeout(r, 50));
+  const dying = Promise.allSettled(clients.map((c) => c.get(s1[0])));
+  await eventually(async () => repliesAwaited() >= clients.length);
+  await f.servers[1].stop();
+  await dying;
+  await sleeping2;
+  await eventually(async () => repliesAwaited() === 0);
+  await Promise.all(clients.map((c) => c.set(s2[0], 'still')));
+  await eventually(async () => repliesAwaited() === 0);
 });
 
 test('a 20 MB value through the proxy', async (t) => {
