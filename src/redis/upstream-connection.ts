@@ -1,8 +1,9 @@
 /**
  * One pipelined connection to a backend, shared by many client sessions. Requests are
- * queued during the event-loop turn and written with one socket write per turn; replies are
- * framed by ReplyScanner and handed, as their original bytes, to the waiting targets in FIFO
- * order. When the connection is down, requests fail at once with a clear error reply.
+ * queued during the event-loop turn and written with one socket write per turn (held one more
+ * iteration under load, see awaitingReplies); replies are framed by ReplyScanner and handed,
+ * as their original bytes, to the waiting targets in FIFO order. When the connection is down,
+ * requests fail at once with a clear error reply.
  */
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
