@@ -65,7 +65,7 @@ const enum State { Connecting, Ready, Down, Closed }
  */
 let awaitingReplies = 0;
 
-/** Requests this process has written to backends and not had answered (for tests and stats). */
+/** Requests this process has written to backends and not had answered (read by tests). */
 export function repliesAwaited(): number { return awaitingReplies; }
 
 export class UpstreamConnection implements Flushable {
