@@ -56,7 +56,12 @@ export class SocketWriter {
   /** Direct writes the kernel has not taken in full yet, and their bytes. */
   waiting = 0;
   inFlightBytes = 0;
-  private readonly direct: boolean;
+  readonly direct: boolean;
+  /**
+   * Whether the last write() left no reference to its buffer: the kernel took every byte at
+   * once. Only then may the caller overwrite the buffer (OutQueue reuses its staging buffer).
+   */
+  lastWriteReleased = false;
 
   /** onDrain: called when waiting direct writes have all completed (their 'drain'). */
   constructor(readonly socket: net.Socket, readonly onDrain: () => void) {
@@ -65,6 +70,7 @@ export class SocketWriter {
 
   /** As socket.write(buf): false when bytes wait (then onDrain, or the socket's 'drain', follows). */
   write(buf: Buffer): boolean {
+    this.lastWriteReleased = false;
     const sock = this.socket;
     const h = (sock as unknown as { _handle: Partial<TcpHandle> | null })._handle;
     if (!this.direct || this.waiting !== 0 || h === null || typeof h.writeBuffer !== 'function' || sock.connecting ||
@@ -74,7 +80,10 @@ export class SocketWriter {
     const req = spare!;
     const err = h.writeBuffer(req, buf);
     if (err !== 0) { sock.destroy(writeError(err)); return false; }
-    if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) return true;
+    if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) {
+      this.lastWriteReleased = true;
+      return true;
+    }
     // Part of buf waits in libuv, which needs buf alive and completes through this request.
     spare = newRequest();
     req.handle = h;

@@ -6,6 +6,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { BackendSpec } from '../config/index.js';
 import type { BackendGate } from './governance/hooks.js';
 import { deliver, UpstreamConnection, type ReplyTarget, type TaggedTarget, type UpstreamEvent } from './upstream-connection.js';
+import type { Encodable } from './out-queue.js';
 
 export interface BackendOptions {
   connections: number;
@@ -66,7 +67,7 @@ export class Backend {
   send(clientId: number, request: Buffer, target: ReplyTarget): void { this.sendTagged(clientId, request, target, -1); }
 
   /** send() for a TaggedTarget (tag >= 0): the reply goes to its onTaggedReply with the tag. */
-  sendTagged(clientId: number, request: Buffer, target: ReplyTarget | TaggedTarget, tag: number): void {
+  sendTagged(clientId: number, request: Buffer | Encodable, target: ReplyTarget | TaggedTarget, tag: number): void {
     if (this.gate !== null) {
       const refusal = this.gate(clientId);
       if (refusal !== null) return deliver(target, tag, refusal, 0, refusal.length);

@@ -170,7 +170,7 @@ export class CommandSplitter implements RequestHandler {
   private splitFor: ClientSession | null = null;
   private readonly sendFragment: SendFragment = (shard, request, gather, index) => {
     const s = this.splitFor!;
-    if (s.state !== null && s.state.db !== 0) this.features!.sendTo(s, shard, request, gather.fragment(index));
+    if (s.state !== null && s.state.db !== 0) this.features!.sendTo(s, shard, request.toBuffer(), gather.fragment(index));
     else this.router.backends[shard].sendTagged(s.id, request, gather, index);
   };
 

@@ -6,28 +6,65 @@
 import { arrayHeader, ReplyScanner } from '../resp/index.js';
 import { errorReply } from './errors.js';
 import { transientBuffer } from '../net-io/transient-buffers.js';
-import type { KeyLayout } from './key-split.js';
+import { KeyLayout } from './key-layout.js';
 import type { ReplyTarget, TaggedTarget } from './upstream-connection.js';
 
 export type Merge = (replies: Buffer[], g: Gather) => Buffer;
 
 const NO_REPLIES: Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+
+/** Gathers of split requests waiting for reuse (see Gather.forSplit). */
+const pool: Gather[] = [];
+const POOL_MAX = 4096;
 
 /**
  * One reply per fragment, merged when the last arrives. On the hot path (a split request
  * over upstream connections) each fragment is sent with the Gather itself as a tagged target
  * and its reply arrives as a range of the received chunk: no object per fragment, no view per
  * reply. Elsewhere, fragment(i) gives a plain ReplyTarget.
+ *
+ * Split requests take their Gather (and its key layout) from a pool and give it back once the
+ * merged reply is handed on. That is safe because every request is answered exactly once
+ * (the contract of ReplyTarget): after the last fragment's reply nothing refers to it.
  */
 export class Gather implements TaggedTarget {
-  /** Fragment i's reply is bufs[i][bounds[2i], bounds[2i + 1]). */
-  private readonly bufs: Buffer[];
-  private readonly bounds: number[];
-  private remaining: number;
-  constructor(private readonly target: ReplyTarget, n: number, private readonly merge: Merge, readonly layout?: KeyLayout, readonly total = 0) {
-    this.bufs = new Array(n);
-    this.bounds = new Array(2 * n);
-    this.remaining = n;
+  private target: ReplyTarget | null;
+  private merge: Merge;
+  /** Fragments expected, and those not answered yet. */
+  private count = 0;
+  private remaining = 0;
+  /** Fragment i's reply is bufs[i][bounds[2i], bounds[2i + 1]). Arrays kept across reuse. */
+  private readonly bufs: Buffer[] = [];
+  private readonly bounds: number[] = [];
+  /** Split requests: the client positions each fragment holds, and how many keys in all. */
+  readonly layout: KeyLayout | undefined;
+  total: number;
+  private readonly pooled: boolean;
+
+  constructor(target: ReplyTarget, n: number, merge: Merge, layout?: KeyLayout, total = 0, pooled = false) {
+    this.target = target;
+    this.merge = merge;
+    this.layout = layout;
+    this.total = total;
+    this.pooled = pooled;
+    if (n > 0) this.expect(n);
+  }
+
+  /** A Gather (reused when one is free) for a split request of `total` keys; call expect() once its layout is filled. */
+  static forSplit(target: ReplyTarget, merge: Merge, total: number): Gather {
+    const g = pool.pop();
+    if (g === undefined) return new Gather(target, 0, merge, new KeyLayout(), total, true);
+    g.target = target;
+    g.merge = merge;
+    g.total = total;
+    return g;
+  }
+
+  /** Sets the number of fragments to wait for (before any is sent). */
+  expect(n: number): void {
+    this.count = this.remaining = n;
+    while (this.bufs.length < n) { this.bufs.push(EMPTY); this.bounds.push(0, 0); }
   }
 
   fragment(i: number): ReplyTarget { return new Fragment(this, i); }
@@ -41,14 +78,14 @@ export class Gather implements TaggedTarget {
     if (--this.remaining === 0) this.finish();
   }
 
-  get fragments(): number { return this.bufs.length; }
+  get fragments(): number { return this.count; }
   replyBuffer(i: number): Buffer { return this.bufs[i]; }
   replyStart(i: number): number { return this.bounds[2 * i]; }
   replyEnd(i: number): number { return this.bounds[2 * i + 1]; }
 
   /** Every fragment's reply as its own buffer (for the merges that are not on the hot path). */
   views(): Buffer[] {
-    const out: Buffer[] = new Array(this.bufs.length);
+    const out: Buffer[] = new Array(this.count);
     for (let i = 0; i < out.length; i++) {
       const b = this.bufs[i];
       const s = this.bounds[2 * i];
@@ -66,7 +103,17 @@ export class Gather implements TaggedTarget {
     } catch (err) {
       merged = errorReply(`ERR proxy could not merge shard replies: ${(err as Error).message}`);
     }
-    this.target.onReply(merged);
+    const target = this.target!;
+    if (this.pooled) this.release();
+    target.onReply(merged);
+  }
+
+  /** Back to the pool, holding no reply bytes (they would pin their read chunks). */
+  private release(): void {
+    for (let i = 0; i < this.count; i++) this.bufs[i] = EMPTY;
+    this.target = null;
+    this.count = this.remaining = 0;
+    if (pool.length < POOL_MAX) pool.push(this);
   }
 }
 
@@ -163,7 +210,6 @@ export function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, off: n
   return off + n;
 }
 
-const EMPTY = Buffer.alloc(0);
 // Scratch for mergeMget (merges run synchronously): each client position's bytes as (buffer, start, end).
 let elemBuf: Buffer[] = [];
 let elemStart = new Int32Array(64);

@@ -15,7 +15,7 @@ import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { backendError } from './errors.js';
 import { onreadOption, readConnectedInto } from '../net-io/socket-read.js';
 import { SocketWriter } from '../net-io/socket-write.js';
-import { OutQueue } from './out-queue.js';
+import { OutQueue, type Encodable } from './out-queue.js';
 
 /** Receives exactly one reply per request: the backend's bytes, or a proxy error reply. */
 export interface ReplyTarget {
@@ -123,17 +123,25 @@ export class UpstreamConnection implements Flushable {
 
   send(request: Buffer, target: ReplyTarget): void { this.sendTagged(request, target, -1); }
 
-  /** Like send(); a tag >= 0 makes the reply go to target's onTaggedReply with that tag. */
-  sendTagged(request: Buffer, target: ReplyTarget | TaggedTarget, tag: number): void {
+  /**
+   * Like send(); a tag >= 0 makes the reply go to target's onTaggedReply with that tag. An
+   * Encodable request is encoded into the write queue at once (it need not outlive the call).
+   */
+  sendTagged(request: Buffer | Encodable, target: ReplyTarget | TaggedTarget, tag: number): void {
     const st = this.state;
     if (st === State.Ready || (st === State.Connecting && this.firstAttempt)) {
       if (this.pending.length === 0) this.lastProgressAt = Date.now();
       this.pending.push(target);
       this.tags.push(tag);
-      this.out.push(request);
+      if (request instanceof Uint8Array) {
+        this.out.push(request);
+        this.requestBytes += request.length;
+      } else {
+        this.out.append(request);
+        this.requestBytes += request.size;
+      }
       this.unwritten++;
       this.requests++;
-      this.requestBytes += request.length;
       if (st === State.Ready) scheduleFlush(this);
       return;
     }

@@ -132,3 +132,63 @@ test('OutQueue copies what it queues for a peer that is not keeping up, so waiti
   await once(client, 'end');
   assert.ok(Buffer.concat(got).equals(expected));
 });
+
+/** An Encodable writing `text` (or announcing a wrong size when lie is set). */
+function encodable(text: string, lie = 0): { size: number; encodeInto(out: Buffer, off: number): number } {
+  return { size: text.length + lie, encodeInto: (out, off) => off + out.write(text, off, 'latin1') };
+}
+
+test('OutQueue keeps encoded requests and pushed buffers in order, reusing its staging buffer only once a write released it', async (t) => {
+  const { server, client } = await pair(t);
+  const w = new SocketWriter(server, () => undefined);
+  const q = new OutQueue();
+  const expected: Buffer[] = [];
+  const append = (s: string) => { q.append(encodable(s)); expected.push(Buffer.from(s)); };
+  const push = (b: Buffer) => { q.push(b); expected.push(Buffer.from(b)); };
+  // Staged only (one write of the staging buffer), then staged and pushed interleaved.
+  append('*1\r\n$4\r\nPING\r\n');
+  append('*2\r\n$3\r\nGET\r\n$1\r\na\r\n');
+  assert.equal(q.empty, false);
+  assert.equal(q.bytes, 14 + 20);
+  q.writeTo(w);
+  assert.equal(q.empty, true);
+  assert.equal(w.lastWriteReleased, true, 'loopback takes a small write at once');
+  append('+s1\r\n');
+  push(Buffer.from('+p1\r\n'));
+  append('+s2\r\n');
+  append('+s3\r\n');
+  push(Buffer.from('+p2\r\n'));
+  q.writeTo(w);
+  // Larger than the staging buffer: a buffer of its own, between staged bytes.
+  append('+s4\r\n');
+  append(`$40000\r\n${'x'.repeat(40000)}\r\n`);
+  append('+s5\r\n');
+  q.writeTo(w);
+  // A dropped queue (connection lost) writes nothing of what it held.
+  q.append(encodable('+dropped\r\n'));
+  q.push(Buffer.from('+dropped too\r\n'));
+  q.clear();
+  assert.equal(q.empty, true);
+  append('+after\r\n');
+  q.writeTo(w);
+  // The staging buffer is not reused while a write still holds it: stall the reader, fill the
+  // socket, and keep staging; every byte must arrive as it was when queued.
+  client.pause();
+  let i = 0;
+  while (w.backlog === 0 && i < 4000) { append(`+fill-${i++}-${'y'.repeat(15000)}\r\n`); q.writeTo(w); }
+  assert.ok(w.backlog > 0, 'the socket buffers are full');
+  // As long as the staging buffer: a reused one would overwrite the part still waiting.
+  for (let j = 0; j < 50; j++) { append(`+late-${j}-${'z'.repeat(15000)}\r\n`); q.writeTo(w); }
+  const want = Buffer.concat(expected);
+  const got: Buffer[] = [];
+  let n = 0;
+  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= want.length) client.end(); });
+  client.resume();
+  await once(client, 'end');
+  assert.ok(Buffer.concat(got).equals(want), 'bytes arrive in queue order, unchanged');
+});
+
+test('OutQueue refuses an encoder that writes another size than it announced', () => {
+  const q = new OutQueue();
+  assert.throws(() => q.append(encodable('+OK\r\n', 1)), /encoder wrote 5 bytes, announced 6/);
+});

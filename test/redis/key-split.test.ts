@@ -5,7 +5,7 @@ import { KeyGrouper, subCommand, type KeyLayout } from '../../src/redis/key-spli
 
 function groupsOf(grouper: KeyGrouper, layout: KeyLayout): { dest: number; positions: number[] }[] {
   const out = [];
-  for (let g = 0; g + 1 < layout.start.length; g++) {
+  for (let g = 0; g < layout.groups; g++) {
     out.push({ dest: grouper.dest[g], positions: layout.order.slice(layout.start[g], layout.start[g + 1]) });
   }
   return out;
@@ -90,4 +90,59 @@ test('Gather falls back to the general MGET merge for nested replies, and plain 
   const nested = Buffer.from('xx*1\r\n*1\r\n$1\r\ny\r\nyy');
   g.onTaggedReply(nested, 2, nested.length - 2, 0);
   assert.equal(merged!.toString(), '*2\r\n*1\r\n$1\r\ny\r\n$1\r\nz\r\n');
+});
+
+test('split requests reuse their Gather once answered, without mixing up replies', async () => {
+  const { mergeMget, mergeSum } = await import('../../src/redis/fragments.js');
+  const { splitRequest } = await import('../../src/redis/key-split.js');
+  const grouper = new KeyGrouper();
+  // A fake "backend" per destination that answers MGET with each key's name and DEL with 1 per key.
+  type Sent = { dest: number; request: Buffer; reply: (buf: Buffer) => void };
+  const run = (args: string[], dests: number[], merge: typeof mergeMget) => {
+    const p = parse(args);
+    const sent: Sent[] = [];
+    const gathers = new Set<object>();
+    let merged: Buffer | undefined;
+    const keys = dests.map((_, j) => j + 1);
+    splitRequest(grouper, p, keys, Int32Array.from(dests), false, { onReply: (b) => { merged = b; } }, merge, (dest, request, gather, index) => {
+      gathers.add(gather);
+      const raw = request.toBuffer();
+      sent.push({ dest, request: Buffer.from(raw), reply: (buf) => gather.onTaggedReply(buf, 0, buf.length, index) });
+    });
+    return { sent, gathers, result: () => merged };
+  };
+  const answer = (s: Sent) => {
+    const q = new RequestParser();
+    q.feed(s.request);
+    assert.ok(q.parseNext());
+    const names = Array.from({ length: q.argc - 1 }, (_, i) => q.arg(i + 1).toString());
+    if (q.arg(0).toString() === 'DEL') return Buffer.from(`:${names.length}\r\n`);
+    return Buffer.from(`*${names.length}\r\n${names.map((k) => `$${k.length}\r\n${k}\r\n`).join('')}`);
+  };
+  const first = run(['MGET', 'a', 'b', 'c', 'd'], [0, 1, 0, 2], mergeMget);
+  // A second request in flight at the same time gets a Gather of its own.
+  const second = run(['DEL', 'x', 'y', 'z'], [2, 2, 1], mergeSum);
+  const [g1] = first.gathers;
+  const [g2] = second.gathers;
+  assert.notEqual(g1, g2);
+  for (const s of second.sent.reverse()) s.reply(answer(s));
+  assert.equal(second.result()!.toString(), ':3\r\n');
+  for (const s of first.sent) s.reply(answer(s));
+  assert.equal(first.result()!.toString(), '*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n');
+  // Both are free again: the next two splits (in flight together) take them, one each, and
+  // merge their own replies only.
+  const third = run(['MGET', 'k1', 'k2', 'k3'], [1, 1, 0], mergeMget);
+  const fourth = run(['MGET', 'm1', 'm2'], [3, 0], mergeMget);
+  const [g3] = third.gathers;
+  const [g4] = fourth.gathers;
+  assert.ok(g3 === g1 || g3 === g2, 'a Gather is reused');
+  assert.ok(g4 === g1 || g4 === g2, 'a Gather is reused');
+  assert.notEqual(g3, g4, 'a Gather in use is not handed out again');
+  assert.equal(third.sent.length, 2);
+  third.sent[0].reply(answer(third.sent[0]));
+  fourth.sent[1].reply(answer(fourth.sent[1]));
+  third.sent[1].reply(answer(third.sent[1]));
+  fourth.sent[0].reply(answer(fourth.sent[0]));
+  assert.equal(third.result()!.toString(), '*3\r\n$2\r\nk1\r\n$2\r\nk2\r\n$2\r\nk3\r\n');
+  assert.equal(fourth.result()!.toString(), '*2\r\n$2\r\nm1\r\n$2\r\nm2\r\n');
 });

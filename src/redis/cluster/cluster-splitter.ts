@@ -168,7 +168,7 @@ export class ClusterSplitter implements RequestHandler {
   private splitFor: ClientSession | null = null;
   private splitRead = false;
   private readonly sendFragment: SendFragment = (slot, request, gather, index) =>
-    this.router.send(this.splitFor!.id, request, slot, this.splitRead, gather.fragment(index));
+    this.router.send(this.splitFor!.id, request.toBuffer(), slot, this.splitRead, gather.fragment(index));
 
   /** Commands that need the node list wait for the first topology (clients connecting at startup). */
   private whenReady(s: ClientSession, fn: (target: ReplyTarget) => void): void {
