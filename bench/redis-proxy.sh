@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Redis proxy benchmark: 4 redis-server backends behind twemproxy (ketama, fnv1a_64) and behind
 # Trellis, plus one redis-server measured directly. Interleaved rounds in one run; prints the
-# median ops/s, p50/p99 latency, proxy CPU per command and the Trellis ratios as a markdown table.
+# median ops/s, p50/p99 latency, proxy CPU per command and the Trellis ratios (of the medians, and
+# the median of the per-round ratios) as a markdown table.
 #
 #   npm run bench:redis                       # builds, then runs this
 #   ROUNDS=1 REQUESTS=50000 bash bench/redis-proxy.sh   # quick run (< 2 min)

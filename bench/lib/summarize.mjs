@@ -32,15 +32,29 @@ const wins = (row) => {
   for (let i = 0; i < n; i++) { if (tr[i].rps > tw[i].rps) ops++; if (tr[i].p99 <= tw[i].p99) p99++; }
   return `${ops}/${n} · ${p99}/${n}`;
 };
+/**
+ * Median over rounds of trellis/twemproxy for ops/s and for p99, each round's pair run back to
+ * back. The VM's speed drifts during a run, and the median of each target's own series can land
+ * on rounds taken at different speeds; the per-round ratio compares like with like.
+ */
+const paired = (row) => {
+  const tr = runs.get(row)?.get('trellis') ?? [];
+  const tw = runs.get(row)?.get('twemproxy') ?? [];
+  const n = Math.min(tr.length, tw.length);
+  if (n === 0) return 'n/a';
+  const ops = median(tr.slice(0, n).map((r, i) => r.rps / tw[i].rps));
+  const p99 = median(tr.slice(0, n).map((r, i) => r.p99 / tw[i].p99));
+  return `${ops.toFixed(2)}× · ${p99.toFixed(2)}×`;
+};
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
 
 const out = [];
-out.push('| row | direct ops/s | twemproxy ops/s | trellis ops/s | direct p50/p99 ms | twemproxy p50/p99 ms | trellis p50/p99 ms | trellis µs CPU/cmd | twemproxy µs CPU/cmd | trellis/twemproxy | rounds won vs twemproxy (ops/s · p99) | trellis/direct |');
-out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+out.push('| row | direct ops/s | twemproxy ops/s | trellis ops/s | direct p50/p99 ms | twemproxy p50/p99 ms | trellis p50/p99 ms | trellis µs CPU/cmd | twemproxy µs CPU/cmd | trellis/twemproxy | rounds won vs twemproxy (ops/s · p99) | per-round trellis/twemproxy, median (ops/s · p99) | trellis/direct |');
+out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rowOrder) {
   const d = stat(row, 'direct', 'rps');
   const tw = stat(row, 'twemproxy', 'rps');
   const tr = stat(row, 'trellis', 'rps');
-  out.push(`| ${row} | ${fmt(d)} | ${fmt(tw)} | ${fmt(tr)} | ${lat(row, 'direct')} | ${lat(row, 'twemproxy')} | ${lat(row, 'trellis')} | ${fmt(stat(row, 'trellis', 'cpu'), 1)} | ${fmt(stat(row, 'twemproxy', 'cpu'), 1)} | ${ratio(tr, tw)} | ${wins(row)} | ${ratio(tr, d)} |`);
+  out.push(`| ${row} | ${fmt(d)} | ${fmt(tw)} | ${fmt(tr)} | ${lat(row, 'direct')} | ${lat(row, 'twemproxy')} | ${lat(row, 'trellis')} | ${fmt(stat(row, 'trellis', 'cpu'), 1)} | ${fmt(stat(row, 'twemproxy', 'cpu'), 1)} | ${ratio(tr, tw)} | ${wins(row)} | ${paired(row)} | ${ratio(tr, d)} |`);
 }
 process.stdout.write(`${out.join('\n')}\n`);
