@@ -18,6 +18,16 @@ async function pair(t: import('node:test').TestContext): Promise<{ server: net.S
   return { server, client };
 }
 
+/** Reads from client (resuming it) until `length` bytes arrived; returns them. */
+async function receive(client: net.Socket, length: number): Promise<Buffer> {
+  const got: Buffer[] = [];
+  let n = 0;
+  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= length) client.end(); });
+  client.resume();
+  await once(client, 'end');
+  return Buffer.concat(got);
+}
+
 /** Distinct content per buffer so any reordering or loss shows. */
 function chunk(i: number, size: number): Buffer {
   const b = Buffer.allocUnsafe(size);
@@ -42,13 +52,9 @@ test('direct writes keep order and content when the kernel cannot take everythin
   assert.ok(sawInFlight, 'the test must fill the socket buffers so a direct write goes asynchronous');
   assert.ok(w.backlog > 0);
   const expected = Buffer.concat(sent);
-  const got: Buffer[] = [];
-  let n = 0;
-  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });
-  client.resume();
-  await once(client, 'end');
-  assert.equal(n, expected.length);
-  assert.ok(Buffer.concat(got).equals(expected), 'bytes arrive in write order');
+  const got = await receive(client, expected.length);
+  assert.equal(got.length, expected.length);
+  assert.ok(got.equals(expected), 'bytes arrive in write order');
   assert.equal(w.inFlightBytes, 0);
   assert.ok(drains > 0, 'onDrain after in-flight direct writes completed');
 });
@@ -96,11 +102,7 @@ test('OutQueue writes one buffer as is, several as one concatenation, and emptie
   q.push(Buffer.from('+C\r\n'));
   q.writeTo(w);
   const expected = Buffer.concat([Buffer.from('+OK\r\n:1\r\n$1\r\na\r\n*0\r\n'), big, Buffer.from('+END\r\n+A\r\n+B\r\n+C\r\n')]);
-  const got: Buffer[] = [];
-  let n = 0;
-  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });
-  await once(client, 'end');
-  assert.ok(Buffer.concat(got).equals(expected));
+  assert.ok((await receive(client, expected.length)).equals(expected));
 });
 
 test('OutQueue copies what it queues for a peer that is not keeping up, so waiting bytes pin no shared chunk', async (t) => {
@@ -125,12 +127,7 @@ test('OutQueue copies what it queues for a peer that is not keeping up, so waiti
   q.writeTo(w);
   shared.fill(0x21); // the chunk's memory is reused: what was queued must not change
   const expected = Buffer.concat([...sent, Buffer.from('+one\r\n+two\r\n+three\r\n')]);
-  const got: Buffer[] = [];
-  let n = 0;
-  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= expected.length) client.end(); });
-  client.resume();
-  await once(client, 'end');
-  assert.ok(Buffer.concat(got).equals(expected));
+  assert.ok((await receive(client, expected.length)).equals(expected));
 });
 
 /** An Encodable writing `text` (or announcing a wrong size when lie is set). */
@@ -180,12 +177,7 @@ test('OutQueue keeps encoded requests and pushed buffers in order, reusing its s
   // As long as the staging buffer: a reused one would overwrite the part still waiting.
   for (let j = 0; j < 50; j++) { append(`+late-${j}-${'z'.repeat(15000)}\r\n`); q.writeTo(w); }
   const want = Buffer.concat(expected);
-  const got: Buffer[] = [];
-  let n = 0;
-  client.on('data', (d: Buffer) => { got.push(d); n += d.length; if (n >= want.length) client.end(); });
-  client.resume();
-  await once(client, 'end');
-  assert.ok(Buffer.concat(got).equals(want), 'bytes arrive in queue order, unchanged');
+  assert.ok((await receive(client, want.length)).equals(want), 'bytes arrive in queue order, unchanged');
 });
 
 test('OutQueue refuses an encoder that writes another size than it announced', () => {
