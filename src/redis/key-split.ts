@@ -14,6 +14,7 @@ import type { ReplyTarget } from './upstream-connection.js';
 import type { Encodable } from './out-queue.js';
 
 export { KeyLayout };
+
 /**
  * Sends sub-command `index` of a split request to its destination (shard or slot): encoded on
  * the spot (request.encodeInto) or kept (request.toBuffer()), as it is valid only during the
