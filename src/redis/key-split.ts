@@ -129,9 +129,11 @@ function copyArg(p: RequestParser, k: number, out: Buffer, off: number): number 
  * connection's staging buffer on the hot path, so no buffer per sub-command. Valid only during
  * the send it is passed to (it reads the client's request in place).
  */
+const NO_KEYS: number[] = [];
+
 export class SubCommand implements Encodable {
   private p: RequestParser | null = null;
-  private keys: number[] = [];
+  private keys: number[] = NO_KEYS;
   private layout: KeyLayout | null = null;
   private g = 0;
   private pairs = false;
@@ -155,7 +157,7 @@ export class SubCommand implements Encodable {
   }
 
   /** Forgets the request (so a closed client's parser is not kept alive by the splitter). */
-  reset(): void { this.p = null; this.layout = null; this.keys = []; }
+  reset(): void { this.p = null; this.layout = null; this.keys = NO_KEYS; }
 
   encodeInto(out: Buffer, off: number): number {
     const p = this.p!;
