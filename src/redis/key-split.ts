@@ -122,6 +122,9 @@ function copyArg(p: RequestParser, k: number, out: Buffer, off: number): number 
   return copyBytes(p.buffer, p.argStart[k] - 3 - decimalDigits(len), p.argEnd[k] + 2, out, off);
 }
 
+const NO_KEYS: number[] = [];
+const NO_HEAD = Buffer.alloc(0);
+
 /**
  * Fragment g's sub-command: the command name, then its keys (each followed by its value when
  * pairs), copied as their original encodings. keys[j] is the argument index of the key at
@@ -129,14 +132,14 @@ function copyArg(p: RequestParser, k: number, out: Buffer, off: number): number 
  * connection's staging buffer on the hot path, so no buffer per sub-command. Valid only during
  * the send it is passed to (it reads the client's request in place).
  */
-const NO_KEYS: number[] = [];
-
 export class SubCommand implements Encodable {
   private p: RequestParser | null = null;
   private keys: number[] = NO_KEYS;
   private layout: KeyLayout | null = null;
   private g = 0;
   private pairs = false;
+  /** The `*argc` line (cached by arrayHeader for common sizes). */
+  private head: Buffer = NO_HEAD;
   size = 0;
 
   set(p: RequestParser, keys: number[], layout: KeyLayout, g: number, pairs: boolean): this {
@@ -146,7 +149,8 @@ export class SubCommand implements Encodable {
     const en = p.argEnd;
     const from = start[g];
     const to = start[g + 1];
-    let total = arrayHeader(1 + (to - from) * (pairs ? 2 : 1)).length + argBytes(st, en, 0);
+    this.head = arrayHeader(1 + (to - from) * (pairs ? 2 : 1));
+    let total = this.head.length + argBytes(st, en, 0);
     for (let i = from; i < to; i++) {
       const k = keys[order[i]];
       total += argBytes(st, en, k);
@@ -157,7 +161,7 @@ export class SubCommand implements Encodable {
   }
 
   /** Forgets the request (so a closed client's parser is not kept alive by the splitter). */
-  reset(): void { this.p = null; this.layout = null; this.keys = NO_KEYS; }
+  reset(): void { this.p = null; this.layout = null; this.keys = NO_KEYS; this.head = NO_HEAD; }
 
   encodeInto(out: Buffer, off: number): number {
     const p = this.p!;
@@ -166,7 +170,7 @@ export class SubCommand implements Encodable {
     const pairs = this.pairs;
     const from = start[this.g];
     const to = start[this.g + 1];
-    const head = arrayHeader(1 + (to - from) * (pairs ? 2 : 1));
+    const head = this.head;
     off = copyBytes(head, 0, head.length, out, off);
     off = copyArg(p, 0, out, off);
     for (let i = from; i < to; i++) {
@@ -187,8 +191,3 @@ export class SubCommand implements Encodable {
 
 /** Requests are split one at a time (synchronously), so one SubCommand serves them all. */
 const scratchSubCommand = new SubCommand();
-
-/** Fragment g's sub-command as a buffer (see SubCommand). */
-export function subCommand(p: RequestParser, keys: number[], layout: KeyLayout, g: number, pairs: boolean): Buffer {
-  return new SubCommand().set(p, keys, layout, g, pairs).toBuffer();
-}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeCommand, RequestParser } from '../../src/resp/index.js';
-import { KeyGrouper, subCommand, type KeyLayout } from '../../src/redis/key-split.js';
+import { KeyGrouper, SubCommand, type KeyLayout } from '../../src/redis/key-split.js';
 
 function groupsOf(grouper: KeyGrouper, layout: KeyLayout): { dest: number; positions: number[] }[] {
   const out = [];
@@ -39,6 +39,11 @@ test('KeyGrouper resets its scratch between calls and grows for slots and many g
   // Only the first n entries of a larger scratch array count.
   assert.deepEqual(groupsOf(grouper, grouper.group(Int32Array.from([9, 9, 1, 1]), 2)), [{ dest: 9, positions: [0, 1] }]);
 });
+
+/** Fragment g's sub-command as a buffer of its own. */
+function subCommand(p: RequestParser, keys: number[], layout: KeyLayout, g: number, pairs: boolean): Buffer {
+  return new SubCommand().set(p, keys, layout, g, pairs).toBuffer();
+}
 
 function parse(args: string[]): RequestParser {
   const p = new RequestParser();
